@@ -1,0 +1,30 @@
+//! Pharos' read side: the Prometheus HTTP API (and, as they are built, PromQL, the Elasticsearch
+//! search subset, the Loki API with LogQL, and the Jaeger and Tempo APIs).
+//!
+//! The face of the crate is [`router`]: every read route of the main HTTP listener, to be merged by
+//! the binary. Invariant: query code never writes to storage.
+
+mod error;
+mod prometheus_api;
+
+use std::sync::Arc;
+
+use axum::Router;
+use pharos_proto::BuildInfo;
+use pharos_storage::Storage;
+
+pub use error::QueryError;
+
+/// What the read routes share.
+#[derive(Clone)]
+pub struct QueryState {
+    pub build_info: Arc<BuildInfo>,
+    pub storage: Arc<Storage>,
+}
+
+/// Every read route, under the prefixes of `pharos_proto::ApiFamily`.
+pub fn router(state: QueryState) -> Router {
+    Router::new().merge(prometheus_api::router()).with_state(state)
+}
+
+// Pharos — query/src/lib.rs

@@ -1,0 +1,363 @@
+//! The configuration file: one YAML document, every key optional.
+//!
+//! Each section is a struct with `deny_unknown_fields`, so a misspelt key is an error that names the
+//! key, the line and the column. Every default is stated in the doc comment of its field and in
+//! `pharos.example.yml`. Command-line flags override the file ([`Overrides`]).
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+
+use pharos_proto::byte_size::ByteSize;
+use pharos_proto::duration::PromDuration;
+use pharos_storage::StorageConfig;
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listeners and HTTP limits.
+    pub server: ServerConfig,
+    /// The data directory and its stores.
+    pub storage: StorageConfig,
+    /// Pharos' own logs.
+    pub log: LogConfig,
+}
+
+/// The `server:` section.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Main HTTP listener: Prometheus, Elasticsearch, Loki, Jaeger, Tempo and Alertmanager APIs.
+    /// Default: `127.0.0.1:9090`, the URL Grafana's Prometheus datasource suggests.
+    pub http_listen: ListenAddr,
+    /// OTLP gRPC listener. Default: `127.0.0.1:4317`.
+    pub otlp_grpc_listen: ListenAddr,
+    /// OTLP/HTTP listener. Default: `127.0.0.1:4318`.
+    pub otlp_http_listen: ListenAddr,
+    /// Largest request body accepted as sent (compressed). Default: `32MiB`.
+    pub max_request_body: ByteSize,
+    /// Largest request body accepted once decompressed. Default: `128MiB`.
+    pub max_decoded_body: ByteSize,
+    /// Longest time one HTTP request may take before it is answered with a timeout. Default: `2m`.
+    pub request_timeout: PromDuration,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish before they are dropped
+    /// and storage is flushed. At most `9s`, so Pharos always exits within 10 s. Default: `5s`.
+    pub shutdown_grace: PromDuration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            http_listen: ListenAddr::loopback(9090),
+            otlp_grpc_listen: ListenAddr::loopback(4317),
+            otlp_http_listen: ListenAddr::loopback(4318),
+            max_request_body: ByteSize::mib(32),
+            max_decoded_body: ByteSize::mib(128),
+            request_timeout: PromDuration::from_secs(120),
+            shutdown_grace: PromDuration::from_secs(5),
+        }
+    }
+}
+
+/// The `log:` section.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`. Default: `info`.
+    pub level: LogLevel,
+    /// `text` (human-readable) or `json` (one object per line). Default: `text`.
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// A listen address: `host:port` with an IP literal, `localhost:port`, or `:port` for all
+/// interfaces (as Prometheus' `--web.listen-address=:9090`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenAddr(pub SocketAddr);
+
+impl ListenAddr {
+    pub fn loopback(port: u16) -> Self {
+        ListenAddr(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)))
+    }
+}
+
+impl std::str::FromStr for ListenAddr {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let port = |p: &str| p.parse::<u16>().map_err(|_| format!("invalid port in listen address {text:?}"));
+        if let Some(p) = text.strip_prefix(':') {
+            return Ok(ListenAddr(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port(p)?))));
+        }
+        if let Some(p) = text.strip_prefix("localhost:") {
+            return Ok(ListenAddr::loopback(port(p)?));
+        }
+        text.parse().map(ListenAddr).map_err(|_| {
+            format!("invalid listen address {text:?}: expected IP:PORT, [IPv6]:PORT, localhost:PORT or :PORT")
+        })
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'de> Deserialize<'de> for ListenAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The YAML does not fit the schema; `message` names the key.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Parse { path: PathBuf, line: usize, column: usize, message: String },
+    /// The values fit the schema but not each other.
+    #[error("{}: {key}: {message}", path.display())]
+    Invalid { path: PathBuf, key: &'static str, message: String },
+}
+
+/// Command-line flags that override the file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub http_listen: Option<ListenAddr>,
+    pub otlp_grpc_listen: Option<ListenAddr>,
+    pub otlp_http_listen: Option<ListenAddr>,
+    pub log_level: Option<LogLevel>,
+}
+
+impl Config {
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parse and validate configuration text; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let located = |e: &serde_yaml_ng::Error| e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        // An empty file (or one with only comments) is the all-defaults configuration.
+        let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
+            let (line, column) = located(&e);
+            ConfigError::Parse { path: path.to_path_buf(), line, column, message: strip_location(&e.to_string()) }
+        })?;
+        let config = if value.is_null() {
+            Config::default()
+        } else {
+            serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)).map_err(|e| {
+                let (line, column) = located(e.inner());
+                // serde_yaml names only the enclosing map; serde_path_to_error knows the full key path.
+                let inner = strip_location(&e.inner().to_string());
+                let reason = inner.split_once(": ").filter(|(p, _)| !p.contains(' ')).map_or(inner.as_str(), |(_, r)| r);
+                let key = e.path().to_string();
+                let message = if key == "." { reason.to_string() } else { format!("{key}: {reason}") };
+                ConfigError::Parse { path: path.to_path_buf(), line, column, message }
+            })?
+        };
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Apply command-line overrides.
+    pub fn apply(&mut self, overrides: &Overrides) {
+        if let Some(dir) = &overrides.data_dir {
+            self.storage.data_dir = dir.clone();
+        }
+        if let Some(addr) = overrides.http_listen {
+            self.server.http_listen = addr;
+        }
+        if let Some(addr) = overrides.otlp_grpc_listen {
+            self.server.otlp_grpc_listen = addr;
+        }
+        if let Some(addr) = overrides.otlp_http_listen {
+            self.server.otlp_http_listen = addr;
+        }
+        if let Some(level) = overrides.log_level {
+            self.log.level = level;
+        }
+    }
+
+    /// Checks across fields that the schema cannot express.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key, message: String| Err(ConfigError::Invalid { path: path.to_path_buf(), key, message });
+        let server = &self.server;
+        if server.max_request_body.0 == 0 {
+            return invalid("server.max_request_body", "must be greater than 0".into());
+        }
+        if server.max_decoded_body < server.max_request_body {
+            return invalid(
+                "server.max_decoded_body",
+                format!("{} is smaller than server.max_request_body ({})", server.max_decoded_body, server.max_request_body),
+            );
+        }
+        if server.request_timeout.0.is_zero() {
+            return invalid("server.request_timeout", "must be greater than 0s".into());
+        }
+        if server.shutdown_grace.0.as_secs() > 9 {
+            return invalid("server.shutdown_grace", format!("{} is over 9s; Pharos must exit within 10 s", server.shutdown_grace));
+        }
+        let listeners = [
+            ("server.http_listen", server.http_listen),
+            ("server.otlp_grpc_listen", server.otlp_grpc_listen),
+            ("server.otlp_http_listen", server.otlp_http_listen),
+        ];
+        for (i, (key, addr)) in listeners.iter().enumerate() {
+            for (other, other_addr) in &listeners[..i] {
+                if addr.0.port() != 0 && addr == other_addr {
+                    return invalid(key, format!("{addr} is already used by {other}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// serde_yaml appends " at line L column C" to its messages; Pharos puts the location first.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("test.yml"), text)
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_the_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+        assert_eq!(parse("# nothing\n").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn defaults_are_as_documented() {
+        let c = Config::default();
+        assert_eq!(c.server.http_listen.to_string(), "127.0.0.1:9090");
+        assert_eq!(c.server.otlp_grpc_listen.to_string(), "127.0.0.1:4317");
+        assert_eq!(c.server.otlp_http_listen.to_string(), "127.0.0.1:4318");
+        assert_eq!(c.storage.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.server.max_request_body.to_string(), "32MiB");
+        assert_eq!(c.server.request_timeout.to_string(), "2m");
+        assert_eq!(c.log.level, LogLevel::Info);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_line_and_column() {
+        let err = parse("server:\n  http_listen: 127.0.0.1:1\n  htp_listen: x\n").unwrap_err();
+        let ConfigError::Parse { line, column, message, .. } = &err else { panic!("{err:?}") };
+        assert_eq!((*line, *column), (3, 3));
+        assert!(message.contains("server.htp_listen: unknown field `htp_listen`"), "{message}");
+        assert!(err.to_string().starts_with("test.yml:3:3: "), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        let err = parse("log:\n  level: loud\n").unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { line: 2, .. }), "{err:?}");
+        assert!(err.to_string().contains("loud"), "{err}");
+        let err = parse("server:\n  request_timeout: 5 minutes\n").unwrap_err();
+        assert!(err.to_string().contains("not a valid duration"), "{err}");
+        let err = parse("server:\n  http_listen: nowhere\n").unwrap_err();
+        assert!(err.to_string().contains("invalid listen address"), "{err}");
+    }
+
+    #[test]
+    fn cross_field_checks() {
+        let err = parse("server:\n  max_request_body: 64MiB\n  max_decoded_body: 1MiB\n").unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { key: "server.max_decoded_body", .. }), "{err:?}");
+        let err = parse("server:\n  otlp_http_listen: 127.0.0.1:9090\n").unwrap_err();
+        assert!(err.to_string().contains("already used by server.http_listen"), "{err}");
+        let err = parse("server:\n  shutdown_grace: 30s\n").unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { key: "server.shutdown_grace", .. }), "{err:?}");
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(":9090".parse::<ListenAddr>().unwrap().to_string(), "0.0.0.0:9090");
+        assert_eq!("localhost:1".parse::<ListenAddr>().unwrap().to_string(), "127.0.0.1:1");
+        assert_eq!("[::1]:4317".parse::<ListenAddr>().unwrap().to_string(), "[::1]:4317");
+        assert!(":http".parse::<ListenAddr>().is_err());
+    }
+
+    #[test]
+    fn overrides_win() {
+        let mut c = parse("storage:\n  data_dir: /from/file\nlog:\n  level: debug\n").unwrap();
+        c.apply(&Overrides {
+            data_dir: Some("/from/flag".into()),
+            log_level: Some(LogLevel::Warn),
+            ..Overrides::default()
+        });
+        assert_eq!(c.storage.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(c.log.level, LogLevel::Warn);
+    }
+
+    #[test]
+    fn fixtures_good_pass_and_bad_fail() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config");
+        let mut seen = (0, 0);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "yml") {
+                continue;
+            }
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let result = Config::load(&path);
+            if name.starts_with("good-") {
+                seen.0 += 1;
+                result.unwrap_or_else(|e| panic!("{name}: {e}"));
+            } else if name.starts_with("bad-") {
+                seen.1 += 1;
+                let err = result.expect_err(&name).to_string();
+                let expected = std::fs::read_to_string(path.with_extension("error")).unwrap();
+                assert!(err.contains(expected.trim()), "{name}: {err:?} lacks {expected:?}");
+            }
+        }
+        assert!(seen.0 >= 2 && seen.1 >= 3, "fixtures missing: {seen:?}");
+    }
+}
+
+// Pharos — src/config.rs

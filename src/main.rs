@@ -1,0 +1,24 @@
+//! `pharos`: parse the command line and dispatch. Everything else lives in the modules.
+
+mod build;
+mod cli;
+mod config;
+mod http;
+mod lifecycle;
+mod process_metrics;
+mod reload;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    match cli::Cli::parse().command {
+        cli::Command::Serve(args) => serve::run(args),
+        cli::Command::CheckConfig { file } => cli::check_config(&file),
+        cli::Command::Version => cli::version(),
+    }
+}
+
+// Pharos — src/main.rs

@@ -1,0 +1,26 @@
+//! The storage layer's error type.
+
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// Another process holds the data directory's lock.
+    #[error(
+        "data directory {} is in use by another Pharos process{}: cannot lock {}",
+        path.display(),
+        holder.as_ref().map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
+        lock.display()
+    )]
+    Locked { path: PathBuf, lock: PathBuf, holder: Option<String> },
+
+    /// The data directory cannot be created or written.
+    #[error("data directory {} is not usable: {source}", path.display())]
+    DataDir { path: PathBuf, source: io::Error },
+
+    /// Any other I/O failure, with the file it concerned.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+}
+
+// Pharos — storage/src/error.rs
