@@ -16,8 +16,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
-use pharos_proto::exposition::{self, Counter, Histogram, Registry};
-use pharos_proto::{ApiError, ApiFamily, BodyLimit, ErrorCode};
+use pharos_proto::exposition::{self, Counter, CounterValue, Histogram, Registry};
+use pharos_proto::{ApiError, ApiFamily, BodyLimit, DecodeError, ErrorCode};
 
 use crate::reload::Reloader;
 
@@ -165,19 +165,20 @@ async fn plumbing(State(p): State<Plumbing>, mut req: Request, next: Next) -> Re
     let metrics = &p.shared.metrics;
     let labels = [p.listener, handler.as_str()];
 
-    req.extensions_mut().insert(BodyLimit {
+    let limit = BodyLimit {
         max_wire_bytes: config.server.max_request_body.as_usize(),
         max_decoded_bytes: config.server.max_decoded_body.as_usize(),
-    });
+    };
+    // A declared length over the limit is refused here, whatever the route (even none); bodies
+    // without a length are held to the limit by `DecodedBody` as they are read.
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit.max_wire_bytes) {
+        let error = DecodeError::TooLarge { limit: limit.max_wire_bytes, decoded: false }.into_api_error(family);
+        return finish(&p, &handler, &method, start, error.into_response());
+    }
+    req.extensions_mut().insert(limit);
     let received = metrics.request_bytes.with(&labels);
-    let req = req.map(|body| {
-        Body::new(body.map_frame(move |frame| {
-            if let Some(data) = frame.data_ref() {
-                received.add(data.len() as f64);
-            }
-            frame
-        }))
-    });
+    let req = req.map(|body| counted(body, received));
 
     let timeout = config.server.request_timeout;
     let response = match tokio::time::timeout(timeout.0, next.run(req)).await {
@@ -185,21 +186,31 @@ async fn plumbing(State(p): State<Plumbing>, mut req: Request, next: Next) -> Re
         Err(_) => ApiError::new(family, ErrorCode::Timeout, format!("request timed out after {timeout}")).into_response(),
     };
 
+    finish(&p, &handler, &method, start, response)
+}
+
+/// Record the request's metrics and count the response body as it is sent.
+fn finish(p: &Plumbing, handler: &str, method: &Method, start: Instant, response: Response) -> Response {
+    let metrics = &p.shared.metrics;
+    let labels = [p.listener, handler];
     let status = response.status();
-    metrics.requests.with(&[p.listener, &handler, method.as_str(), status.as_str()]).inc();
+    metrics.requests.with(&[p.listener, handler, method.as_str(), status.as_str()]).inc();
     if status.is_client_error() || status.is_server_error() {
         metrics.errors.with(&labels).inc();
     }
     metrics.duration.with(&labels).observe(start.elapsed().as_secs_f64());
     let sent = metrics.response_bytes.with(&labels);
-    response.map(|body| {
-        Body::new(body.map_frame(move |frame| {
-            if let Some(data) = frame.data_ref() {
-                sent.add(data.len() as f64);
-            }
-            frame
-        }))
-    })
+    response.map(|body| counted(body, sent))
+}
+
+/// The body, adding the length of each data frame to `counter` as it passes.
+fn counted(body: Body, counter: Arc<CounterValue>) -> Body {
+    Body::new(body.map_frame(move |frame| {
+        if let Some(data) = frame.data_ref() {
+            counter.add(data.len() as f64);
+        }
+        frame
+    }))
 }
 
 #[cfg(test)]
@@ -271,7 +282,12 @@ mod tests {
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(body.contains("larger than the limit of 100 bytes"), "{body}");
         let req = Request::post("/api/v1/write").body(Body::from(vec![0u8; 100])).unwrap();
-        assert_eq!(send(router, req).await, (StatusCode::OK, "100".into()));
+        assert_eq!(send(router.clone(), req).await, (StatusCode::OK, "100".into()));
+        // A declared length over the limit is refused even where no route reads the body.
+        let req = Request::post("/elastic/_bulk").header(header::CONTENT_LENGTH, "101").body(Body::from(vec![0u8; 101])).unwrap();
+        let (status, body) = send(router, req).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(body.contains("content_too_long_exception"), "{body}");
     }
 
     #[tokio::test]

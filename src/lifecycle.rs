@@ -1,5 +1,7 @@
 //! Process lifecycle: structured logging and Unix signals.
 
+use std::io::IsTerminal;
+
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -31,7 +33,10 @@ fn filter_for(level: LogLevel) -> EnvFilter {
 pub fn init_logging(config: &LogConfig) -> LogLevelHandle {
     let (filter, handle) = reload::Layer::new(filter_for(config.level));
     let output = match config.format {
-        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed(),
     };
     let _ = tracing_subscriber::registry().with(filter).with(output).try_init();

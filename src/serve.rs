@@ -57,8 +57,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, "pharos failed");
-            eprintln!("pharos: {e}");
+            tracing::error!("pharos: {e}");
             ExitCode::FAILURE
         }
     }
