@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use pharos_proto::byte_size::ByteSize;
 use pharos_proto::duration::PromDuration;
-use pharos_storage::StorageConfig;
+use pharos_storage::StorageOptions;
+use pharos_storage::tsdb::{FsyncPolicy, LabelLimits, TsdbOptions};
 use serde::Deserialize;
 
 /// The whole configuration.
@@ -59,6 +60,72 @@ impl Default for ServerConfig {
             shutdown_grace: PromDuration::from_secs(5),
         }
     }
+}
+
+/// The `storage:` section.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Directory holding every store; created if missing, locked while Pharos runs. Default: `./data`.
+    pub data_dir: PathBuf,
+    /// The metrics store.
+    pub metrics: MetricsStorageConfig,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { data_dir: PathBuf::from("./data"), metrics: MetricsStorageConfig::default() }
+    }
+}
+
+/// The `storage.metrics:` section.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsStorageConfig {
+    /// When the WAL is fsynced: `always` (before every acknowledgement), `interval` or `never`.
+    /// Acknowledged writes survive `kill -9` under every policy; this decides power loss. Default: `interval`.
+    pub wal_fsync: WalFsync,
+    /// The period of `wal_fsync: interval`. Default: `1s`.
+    pub wal_fsync_interval: PromDuration,
+    /// WAL segment size. Default: `128MiB`.
+    pub wal_segment_size: ByteSize,
+    /// Samples up to this much older than their series' newest sample are accepted; `0s` refuses
+    /// every out-of-order sample, as Prometheus does by default. Default: `10m`.
+    pub out_of_order_window: PromDuration,
+    /// Longest label name accepted, in bytes. Default: `1024`.
+    pub max_label_name_length: usize,
+    /// Longest label value accepted, in bytes. Default: `4096`.
+    pub max_label_value_length: usize,
+    /// Blocks older than this (counted back from the newest sample) are deleted; `0s` keeps
+    /// everything. Default: `15d`, as Prometheus.
+    pub retention_time: PromDuration,
+    /// When blocks take more than this, the oldest are deleted; `0B` means no limit. Default: `0B`.
+    pub retention_size: ByteSize,
+}
+
+impl Default for MetricsStorageConfig {
+    fn default() -> Self {
+        let tsdb = TsdbOptions::default();
+        MetricsStorageConfig {
+            wal_fsync: WalFsync::Interval,
+            wal_fsync_interval: PromDuration::from_secs(1),
+            wal_segment_size: ByteSize(tsdb.wal_segment_bytes),
+            out_of_order_window: PromDuration(tsdb.out_of_order_window),
+            max_label_name_length: tsdb.label_limits.max_name_bytes,
+            max_label_value_length: tsdb.label_limits.max_value_bytes,
+            retention_time: PromDuration(tsdb.retention_time.unwrap_or_default()),
+            retention_size: ByteSize(tsdb.retention_size.unwrap_or(0)),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WalFsync {
+    Always,
+    #[default]
+    Interval,
+    Never,
 }
 
 /// The `log:` section.
@@ -197,6 +264,30 @@ impl Config {
         Ok(config)
     }
 
+    /// The storage layer's options.
+    pub fn storage_options(&self) -> StorageOptions {
+        let metrics = &self.storage.metrics;
+        StorageOptions {
+            data_dir: self.storage.data_dir.clone(),
+            tsdb: TsdbOptions {
+                fsync: match metrics.wal_fsync {
+                    WalFsync::Always => FsyncPolicy::Always,
+                    WalFsync::Interval => FsyncPolicy::Interval(metrics.wal_fsync_interval.0),
+                    WalFsync::Never => FsyncPolicy::Never,
+                },
+                wal_segment_bytes: metrics.wal_segment_size.0,
+                out_of_order_window: metrics.out_of_order_window.0,
+                label_limits: LabelLimits {
+                    max_name_bytes: metrics.max_label_name_length,
+                    max_value_bytes: metrics.max_label_value_length,
+                },
+                retention_time: Some(metrics.retention_time.0).filter(|d| !d.is_zero()),
+                retention_size: Some(metrics.retention_size.0).filter(|s| *s > 0),
+                ..TsdbOptions::default()
+            },
+        }
+    }
+
     /// Apply command-line overrides.
     pub fn apply(&mut self, overrides: &Overrides) {
         if let Some(dir) = &overrides.data_dir {
@@ -231,6 +322,13 @@ impl Config {
         }
         if server.request_timeout.0.is_zero() {
             return invalid("server.request_timeout", "must be greater than 0s".into());
+        }
+        let metrics = &self.storage.metrics;
+        if metrics.wal_fsync == WalFsync::Interval && metrics.wal_fsync_interval.0.is_zero() {
+            return invalid("storage.metrics.wal_fsync_interval", "must be greater than 0s".into());
+        }
+        if metrics.max_label_name_length == 0 || metrics.max_label_value_length == 0 {
+            return invalid("storage.metrics", "label length limits must be greater than 0".into());
         }
         if server.shutdown_grace.0.as_secs() > 9 {
             return invalid("server.shutdown_grace", format!("{} is over 9s; Pharos must exit within 10 s", server.shutdown_grace));

@@ -8,6 +8,7 @@ mod lifecycle;
 mod process_metrics;
 mod reload;
 mod serve;
+mod storage_metrics;
 
 use std::process::ExitCode;
 

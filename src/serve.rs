@@ -21,6 +21,7 @@ use crate::http::{self, CrateRouters, HttpMetrics, HttpShared};
 use crate::lifecycle::{self, SignalRequest, Signals};
 use crate::process_metrics::ProcessCollector;
 use crate::reload::Reloader;
+use crate::storage_metrics::StorageCollector;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -70,7 +71,7 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
     tracing::info!(version = %info.version, revision = %info.revision, config = ?config_file, "starting Pharos");
 
     // The lock first: a second instance on the same data dir must fail on the lock, not on a port.
-    let storage = Arc::new(Storage::open(&config.storage)?);
+    let storage = Arc::new(Storage::open(&config.storage_options())?);
     let mut signals = Signals::install().map_err(ServeError::Startup)?;
 
     let server = &config.server;
@@ -80,6 +81,7 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
 
     let registry = Registry::default();
     registry.collector(Arc::new(ProcessCollector::new()));
+    registry.collector(Arc::new(StorageCollector(storage.clone())));
     let build_info = Arc::new(info);
     let shared = HttpShared {
         reloader: reloader.clone(),

@@ -8,6 +8,9 @@
 //! never loses the good ones; a client's mistake is a 4xx, never a 500.
 
 mod error;
+mod otlp;
+mod otlp_metrics;
+mod remote_write;
 
 use std::sync::Arc;
 
@@ -21,12 +24,17 @@ pub use error::IngestError;
 /// The signals Pharos ingests, as they appear in the `signal` label of its own metrics.
 pub const SIGNALS: [&str; 3] = ["metrics", "logs", "traces"];
 
+/// Remote-write requests handled at once; more are answered 503 (retried by Prometheus), which
+/// bounds the memory decoded requests can take.
+pub const MAX_CONCURRENT_REMOTE_WRITES: usize = 64;
+
 /// What the receivers share.
 #[derive(Clone)]
 pub struct IngestState {
     pub storage: Arc<Storage>,
     /// `pharos_ingested_items_total{signal}`: samples, log records and spans accepted.
     pub ingested_items: Counter,
+    remote_write_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl IngestState {
@@ -39,19 +47,27 @@ impl IngestState {
         for signal in SIGNALS {
             ingested_items.with(&[signal]);
         }
-        IngestState { storage, ingested_items }
+        IngestState {
+            storage,
+            ingested_items,
+            remote_write_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_REMOTE_WRITES)),
+        }
     }
 }
 
 /// Write routes of the main HTTP listener.
 pub fn router(state: IngestState) -> Router {
-    Router::new().with_state(state)
+    Router::new()
+        .route("/api/v1/write", axum::routing::post(remote_write::write))
+        .route("/api/v1/otlp/v1/metrics", axum::routing::post(otlp::http_metrics))
+        .with_state(state)
 }
 
 /// The OTLP/HTTP listener (`/v1/metrics`, `/v1/logs`, `/v1/traces`). Errors on it are
 /// `google.rpc.Status` bodies in the request's encoding.
 pub fn otlp_http_router(state: IngestState) -> Router {
     Router::new()
+        .route("/v1/metrics", axum::routing::post(otlp::http_metrics))
         .fallback(otlp_no_route)
         .method_not_allowed_fallback(otlp_no_route)
         .with_state(state)
@@ -63,8 +79,8 @@ async fn otlp_no_route(family: ApiFamily, method: axum::http::Method, uri: axum:
 }
 
 /// The OTLP gRPC services. A service not yet built is absent, so tonic answers `UNIMPLEMENTED`.
-pub fn grpc_routes(_state: IngestState) -> tonic::service::Routes {
-    tonic::service::Routes::default()
+pub fn grpc_routes(state: IngestState) -> tonic::service::Routes {
+    tonic::service::Routes::new(otlp::metrics_service(state))
 }
 
 // Pharos — ingest/src/lib.rs

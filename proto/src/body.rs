@@ -104,6 +104,8 @@ pub struct DecodedBody {
     pub bytes: Bytes,
     /// The request's `Content-Type`, if any, for handlers that dispatch on it.
     pub content_type: Option<String>,
+    /// The limits it was read under (for handlers that decode further).
+    pub limit: BodyLimit,
 }
 
 impl<S: Send + Sync> FromRequest<S> for DecodedBody {
@@ -130,7 +132,7 @@ impl<S: Send + Sync> FromRequest<S> for DecodedBody {
         let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
         let bytes = decode_content(encoding, bytes, limit.max_decoded_bytes).map_err(|e| e.into_api_error(family))?;
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        Ok(DecodedBody { bytes, content_type })
+        Ok(DecodedBody { bytes, content_type, limit })
     }
 }
 

@@ -9,7 +9,8 @@
 //! - [`duration`]: Prometheus' duration syntax (`1h30m`, `15s`), used by configs, rule files and APIs;
 //!   [`byte_size`]: sizes as configs write them (`512MB`).
 //! - [`exposition`]: Pharos' own metrics and their Prometheus text exposition.
-//! - [`otlp`]: the OpenTelemetry protocol messages and gRPC services.
+//! - [`otlp`]: the OpenTelemetry protocol messages and gRPC services; [`remote_write`]: Prometheus
+//!   remote-write 1.0 and 2.0 messages.
 //! - [`BuildInfo`]: what this binary is, in the shape each API reports it.
 //!
 //! Invariant: nothing here touches storage or holds application state; every type is plain data or a
@@ -23,6 +24,7 @@ pub mod byte_size;
 pub mod duration;
 pub mod exposition;
 pub mod otlp;
+pub mod remote_write;
 
 pub use api_error::{ApiError, ApiFamily, ErrorCode, mark_otlp, prefix};
 pub use body::{BodyLimit, DecodeError, DecodedBody, decode_content};

@@ -5,7 +5,9 @@
 //! the binary. Invariant: query code never writes to storage.
 
 mod error;
+mod params;
 mod prometheus_api;
+mod selector;
 
 use std::sync::Arc;
 

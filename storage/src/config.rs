@@ -1,20 +1,22 @@
-//! The `storage:` section of the configuration file.
+//! What the storage layer is told at start-up. The YAML schema lives in the binary
+//! (`src/config.rs`), which converts its `storage:` section into these plain options.
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use crate::tsdb::TsdbOptions;
 
-/// Where and how Pharos keeps its data.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorageConfig {
-    /// Directory holding every store; created if missing. Default: `./data`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageOptions {
+    /// Directory holding every store; created if missing.
     pub data_dir: PathBuf,
+    /// The metrics store.
+    pub tsdb: TsdbOptions,
 }
 
-impl Default for StorageConfig {
-    fn default() -> Self {
-        StorageConfig { data_dir: PathBuf::from("./data") }
+impl StorageOptions {
+    /// Defaults for a data directory (tests and tools).
+    pub fn in_dir(data_dir: impl Into<PathBuf>) -> Self {
+        StorageOptions { data_dir: data_dir.into(), tsdb: TsdbOptions::default() }
     }
 }
 

@@ -21,6 +21,10 @@ pub enum StorageError {
     /// Any other I/O failure, with the file it concerned.
     #[error("I/O error on {}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
+
+    /// A file of Pharos' own format failed verification (checksum, structure, truncation).
+    #[error("corrupt block {}: {detail}", path.display())]
+    Corrupt { path: PathBuf, detail: String },
 }
 
 // Pharos — storage/src/error.rs

@@ -2,8 +2,8 @@
 //!
 //! - [`DataDir`]: the directory itself, held under an exclusive lock so two Pharos processes never
 //!   write one data set.
-//! - [`Storage`]: the handle the servers share; it opens the stores (metrics tsdb, logs, traces as
-//!   they are built) and flushes them on shutdown.
+//! - [`Storage`]: the handle the servers share; it opens the stores (the metrics [`tsdb`]; logs and
+//!   traces as they are built) and flushes them on shutdown.
 //!
 //! Invariants: storage never sees HTTP or protobuf — receivers translate wire formats into the types
 //! here and query code reads through the interfaces here. Every file format of Pharos' own carries a
@@ -12,23 +12,34 @@
 mod config;
 mod data_dir;
 mod error;
+pub mod tsdb;
 
-pub use config::StorageConfig;
+use std::sync::Arc;
+
+use tsdb::Tsdb;
+
+pub use config::StorageOptions;
 pub use data_dir::DataDir;
 pub use error::StorageError;
 
 /// The stores of one data directory.
-#[derive(Debug)]
 pub struct Storage {
     data_dir: DataDir,
+    tsdb: Arc<Tsdb>,
 }
 
 impl Storage {
     /// Lock the data directory and open every store in it.
-    pub fn open(config: &StorageConfig) -> Result<Storage, StorageError> {
-        let data_dir = DataDir::open(&config.data_dir)?;
+    pub fn open(options: &StorageOptions) -> Result<Storage, StorageError> {
+        let data_dir = DataDir::open(&options.data_dir)?;
         tracing::info!(path = %data_dir.path().display(), "data directory opened");
-        Ok(Storage { data_dir })
+        let tsdb = Tsdb::open(&data_dir.store_dir("metrics")?, options.tsdb.clone())?;
+        Ok(Storage { data_dir, tsdb })
+    }
+
+    /// The metrics store.
+    pub fn tsdb(&self) -> &Arc<Tsdb> {
+        &self.tsdb
     }
 
     pub fn data_dir(&self) -> &DataDir {
@@ -37,6 +48,7 @@ impl Storage {
 
     /// Make everything acknowledged so far durable. Called on shutdown and by the fsync policy.
     pub fn flush(&self) -> Result<(), StorageError> {
+        self.tsdb.flush()?;
         self.data_dir.sync()
     }
 }

@@ -171,3 +171,44 @@ pub fn require_program(name: &str) -> PathBuf {
         .find(|path| path.is_file())
         .unwrap_or_else(|| panic!("{name} is not installed; run scripts/setup (it installs what the tests need)"))
 }
+
+/// Remote-write requests as Prometheus sends them: protobuf, snappy block format, its headers.
+pub mod remote_write {
+    use pharos_proto::remote_write::v1::{Label, Sample, TimeSeries, WriteRequest};
+    use prost::Message;
+
+    /// A series from `name` and label pairs (sorted here) with samples `(t, v)`.
+    pub fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+        let mut pairs: Vec<Label> = labels.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect();
+        pairs.push(Label { name: "__name__".into(), value: name.into() });
+        pairs.sort_by(|a, b| a.name.cmp(&b.name));
+        TimeSeries {
+            labels: pairs,
+            samples: samples.iter().map(|&(timestamp, value)| Sample { value, timestamp }).collect(),
+            ..Default::default()
+        }
+    }
+
+    pub fn encode(request: &WriteRequest) -> Vec<u8> {
+        snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).expect("snappy")
+    }
+
+    /// POST a body with Prometheus' remote-write headers; returns status and body text.
+    pub async fn post(client: &reqwest::Client, url: &str, body: Vec<u8>) -> (u16, String) {
+        let response = client
+            .post(url)
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .body(body)
+            .send()
+            .await
+            .expect("send remote write");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    pub async fn send(client: &reqwest::Client, url: &str, request: &WriteRequest) -> (u16, String) {
+        post(client, url, encode(request)).await
+    }
+}

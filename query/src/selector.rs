@@ -1,0 +1,216 @@
+//! Series selectors as `match[]` parameters carry them: `metric{label="value", other=~"re"}`,
+//! with quoted UTF-8 names (`{"my.metric", "a.b"="c"}`), and the three PromQL string quotes.
+//! (The PromQL parser parses the same syntax inside expressions.)
+
+use pharos_storage::tsdb::{METRIC_NAME, MatchOp, Matcher};
+
+/// Parse a selector into matchers. Errors read like Prometheus' parse errors.
+pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, String> {
+    let mut p = Cursor { s: input, pos: 0 };
+    let mut matchers = Vec::new();
+    p.skip_ws();
+    if let Some(name) = p.identifier(true) {
+        matchers.push(Matcher::equal(METRIC_NAME, name));
+    }
+    p.skip_ws();
+    if p.eat('{') {
+        loop {
+            p.skip_ws();
+            if p.eat('}') {
+                break;
+            }
+            let at = p.pos;
+            let name = match p.peek() {
+                Some('"' | '\'' | '`') => p.string()?,
+                _ => p.identifier(false).ok_or_else(|| p.error("unexpected character inside braces"))?.to_string(),
+            };
+            p.skip_ws();
+            let op = if p.eat_str("!=") {
+                MatchOp::NotEqual
+            } else if p.eat_str("=~") {
+                MatchOp::Regex
+            } else if p.eat_str("!~") {
+                MatchOp::NotRegex
+            } else if p.eat('=') {
+                MatchOp::Equal
+            } else if matches!(input[at..].chars().next(), Some('"' | '\'' | '`')) {
+                // A bare quoted string is the metric name (Prometheus 3).
+                if matchers.iter().any(|m: &Matcher| m.name == METRIC_NAME) {
+                    return Err(p.error("metric name must not be set twice"));
+                }
+                matchers.push(Matcher::equal(METRIC_NAME, name));
+                p.skip_ws();
+                if !p.eat(',') {
+                    p.skip_ws();
+                    if !p.eat('}') {
+                        return Err(p.error("expected comma or closing brace"));
+                    }
+                    break;
+                }
+                continue;
+            } else {
+                return Err(p.error("expected a label matching operator"));
+            };
+            p.skip_ws();
+            let value = p.string()?;
+            if name == METRIC_NAME && matchers.iter().any(|m| m.name == METRIC_NAME) && op == MatchOp::Equal {
+                return Err(p.error("metric name must not be set twice"));
+            }
+            matchers.push(Matcher::new(op, name, value).map_err(|e| e.to_string())?);
+            p.skip_ws();
+            if !p.eat(',') {
+                p.skip_ws();
+                if !p.eat('}') {
+                    return Err(p.error("expected comma or closing brace"));
+                }
+                break;
+            }
+        }
+    }
+    p.skip_ws();
+    if p.pos != input.len() {
+        return Err(p.error("unexpected characters after the selector"));
+    }
+    if matchers.is_empty() || matchers.iter().all(|m| m.matches("")) {
+        return Err("vector selector must contain at least one non-empty matcher".into());
+    }
+    Ok(matchers)
+}
+
+struct Cursor<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<char> {
+        self.s[self.pos..].chars().next()
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += c.len_utf8();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn eat_str(&mut self, s: &str) -> bool {
+        if self.s[self.pos..].starts_with(s) {
+            self.pos += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += self.peek().map_or(1, char::len_utf8);
+        }
+    }
+
+    fn error(&self, what: &str) -> String {
+        format!("1:{}: parse error: {what}", self.pos + 1)
+    }
+
+    /// A metric name (colons allowed) or label name.
+    fn identifier(&mut self, metric: bool) -> Option<&'a str> {
+        let start = self.pos;
+        for (i, c) in self.s[start..].char_indices() {
+            let ok = c.is_ascii_alphabetic() || c == '_' || (metric && c == ':') || (i > 0 && c.is_ascii_digit());
+            if !ok {
+                break;
+            }
+            self.pos = start + i + c.len_utf8();
+        }
+        (self.pos > start).then(|| &self.s[start..self.pos])
+    }
+
+    /// A string literal in double quotes, single quotes (both with Go escapes) or backticks (raw).
+    fn string(&mut self) -> Result<String, String> {
+        let quote = self.peek().filter(|c| matches!(c, '"' | '\'' | '`')).ok_or_else(|| self.error("expected a string"))?;
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let c = self.peek().ok_or_else(|| self.error("unterminated quoted string"))?;
+            self.pos += c.len_utf8();
+            if c == quote {
+                return Ok(out);
+            }
+            if c == '\\' && quote != '`' {
+                let e = self.peek().ok_or_else(|| self.error("unterminated quoted string"))?;
+                self.pos += e.len_utf8();
+                match e {
+                    'a' => out.push('\x07'),
+                    'b' => out.push('\x08'),
+                    'f' => out.push('\x0c'),
+                    'n' => out.push('\n'),
+                    'r' => out.push('\r'),
+                    't' => out.push('\t'),
+                    'v' => out.push('\x0b'),
+                    '\\' | '\'' | '"' => out.push(e),
+                    'x' | 'u' | 'U' => {
+                        let len = match e {
+                            'x' => 2,
+                            'u' => 4,
+                            _ => 8,
+                        };
+                        let hex = self.s.get(self.pos..self.pos + len).ok_or_else(|| self.error("invalid escape"))?;
+                        let code = u32::from_str_radix(hex, 16).map_err(|_| self.error("invalid escape"))?;
+                        out.push(char::from_u32(code).ok_or_else(|| self.error("invalid escape"))?);
+                        self.pos += len;
+                    }
+                    '0'..='7' => {
+                        let oct = self.s.get(self.pos - 1..self.pos + 2).ok_or_else(|| self.error("invalid escape"))?;
+                        let code = u32::from_str_radix(oct, 8).map_err(|_| self.error("invalid escape"))?;
+                        out.push(char::from_u32(code).ok_or_else(|| self.error("invalid escape"))?);
+                        self.pos += 2;
+                    }
+                    _ => return Err(self.error(&format!("unknown escape sequence '\\{e}'"))),
+                }
+            } else if c == '\n' && quote != '`' {
+                return Err(self.error("unterminated quoted string"));
+            } else {
+                out.push(c);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(input: &str) -> Result<Vec<String>, String> {
+        parse_selector(input).map(|ms| ms.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn parses_names_and_matchers() {
+        assert_eq!(show("up").unwrap(), vec!["__name__=\"up\""]);
+        assert_eq!(
+            show(r#"node_cpu_seconds_total{mode!="idle", cpu=~"0|1",}"#).unwrap(),
+            vec!["__name__=\"node_cpu_seconds_total\"", "mode!=\"idle\"", "cpu=~\"0|1\""]
+        );
+        assert_eq!(show(r#"{__name__=~".+"}"#).unwrap(), vec!["__name__=~\".+\""]);
+        assert_eq!(show(r#"{"my.metric", "a.b"='c\n'}"#).unwrap(), vec!["__name__=\"my.metric\"", "a.b=\"c\\n\""]);
+        assert_eq!(show("job:rate5m{a=`x\\y`}").unwrap(), vec!["__name__=\"job:rate5m\"", "a=\"x\\\\y\""]);
+    }
+
+    #[test]
+    fn rejects_what_prometheus_rejects() {
+        assert!(show(r#"{job=""}"#).unwrap_err().contains("at least one non-empty matcher"));
+        assert!(show(r#"{__name__!=""}"#).is_ok());
+        assert!(show("{}").is_err());
+        assert!(show("up{job=}").is_err());
+        assert!(show(r#"up{job="x""#).is_err());
+        assert!(show(r#"up{job~"x"}"#).is_err());
+        assert!(show(r#"up{job=~"("}"#).unwrap_err().contains("invalid regular expression"));
+        assert!(show(r#"up extra"#).is_err());
+        assert!(show(r#"up{__name__="x"}"#).unwrap_err().contains("set twice"));
+    }
+}
+
+// Pharos — query/src/selector.rs

@@ -1,0 +1,1534 @@
+//! The immutable on-disk block: every series' samples for one time range, in one file. Byte layout:
+//! `docs/format/block.md`.
+//!
+//! A block file is a header, six sections back to back — data pages, page index, symbols, series,
+//! postings, metadata — and a fixed-size footer that gives each section's offset, length and CRC32C
+//! plus the block's time range and counts. Data pages hold column records (see
+//! [`super::chunk`]) of many series concatenated and zstd-compressed; each page has its own CRC32C
+//! in the page index and is verified when it is read.
+//!
+//! [`write_block`] writes `<name>.tmp`, fsyncs it, renames it to `<name>` and fsyncs the
+//! directory, so a block is either absent or complete. [`Block::open`] maps the file, verifies the
+//! footer and every section but the pages, and decodes the index (symbols, series, postings,
+//! metadata) into memory; pages stay in the mapping until a query needs them. Every structural
+//! promise the reader relies on is checked at open, so a damaged file is reported as
+//! [`StorageError::Corrupt`] naming the file and the section — never a panic, never wrong data.
+
+// The tsdb does not write or open blocks yet; remove this once it does.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use super::SeriesSamples;
+use super::chunk::{
+    DEFAULT_PAGE_ZSTD_LEVEL, PAGE_TARGET_RAW_BYTES, compress_page, decode_series_into, decompress_page, encode_series,
+};
+use super::matcher::Matcher;
+use super::model::{Labels, MetricMetadata, MetricType, Sample};
+use super::postings::{self, LabelIndex};
+use super::varint::{Reader, put_str, put_uvarint};
+use crate::StorageError;
+
+/// First and last bytes of every block file.
+pub const BLOCK_MAGIC: [u8; 4] = *b"PHBK";
+/// Block format version.
+pub const BLOCK_VERSION: u8 = 1;
+
+const HEADER_LEN: usize = 8;
+/// Per section in the footer: u64 offset, u64 length, u32 CRC32C.
+const SECTION_ENTRY_LEN: usize = 20;
+/// Footer: the section table, i64 mint, i64 maxt, u64 series, u64 samples, u32 CRC32C, magic.
+const FOOTER_LEN: usize = SECTIONS.len() * SECTION_ENTRY_LEN + 32 + 4 + 4;
+/// Bytes of the footer its CRC covers.
+const FOOTER_CHECKED_LEN: usize = FOOTER_LEN - 8;
+
+/// The sections of a block, in file order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    Pages,
+    PageIndex,
+    Symbols,
+    Series,
+    Postings,
+    Metadata,
+}
+
+const SECTIONS: [Section; 6] =
+    [Section::Pages, Section::PageIndex, Section::Symbols, Section::Series, Section::Postings, Section::Metadata];
+
+impl Section {
+    fn name(self) -> &'static str {
+        match self {
+            Section::Pages => "pages",
+            Section::PageIndex => "page index",
+            Section::Symbols => "symbols",
+            Section::Series => "series",
+            Section::Postings => "postings",
+            Section::Metadata => "metadata",
+        }
+    }
+}
+
+/// Metric types by their code in the metadata section (the remote-write numbering, as the WAL).
+const METRIC_TYPES_BY_CODE: [MetricType; 8] = [
+    MetricType::Unknown,
+    MetricType::Counter,
+    MetricType::Gauge,
+    MetricType::Histogram,
+    MetricType::GaugeHistogram,
+    MetricType::Summary,
+    MetricType::Info,
+    MetricType::StateSet,
+];
+
+fn metric_type_code(kind: MetricType) -> u8 {
+    METRIC_TYPES_BY_CODE.iter().position(|k| *k == kind).map_or(0, |code| code as u8)
+}
+
+/// What a block holds. An empty block has `mint = i64::MAX` and `maxt = i64::MIN`, a range that
+/// overlaps no query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockMeta {
+    /// Oldest sample timestamp (milliseconds).
+    pub mint: i64,
+    /// Newest sample timestamp (milliseconds), inclusive.
+    pub maxt: i64,
+    pub series: u64,
+    pub samples: u64,
+    /// Size of the block file.
+    pub bytes: u64,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StorageError + '_ {
+    move |source| StorageError::Io { path: path.to_path_buf(), source }
+}
+
+fn corrupt(path: &Path, detail: impl Into<String>) -> StorageError {
+    StorageError::Corrupt { path: path.to_path_buf(), detail: detail.into() }
+}
+
+/// The caller handed in data a block cannot hold (unsorted series or samples).
+fn invalid_input(path: &Path, detail: String) -> StorageError {
+    StorageError::Io { path: path.to_path_buf(), source: io::Error::new(io::ErrorKind::InvalidInput, detail) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// Where a section ended up in the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct SectionEntry {
+    offset: u64,
+    length: u64,
+    crc: u32,
+}
+
+/// One compressed page as the page index describes it.
+#[derive(Clone, Copy, Debug)]
+struct PageEntry {
+    /// Absolute file offset of the compressed bytes.
+    offset: usize,
+    compressed_len: usize,
+    raw_len: usize,
+    crc: u32,
+}
+
+/// A series accepted by the writer, before its labels become symbol ids.
+struct WrittenSeries {
+    labels: Labels,
+    min_t: i64,
+    max_t: i64,
+    samples: u64,
+    page: u32,
+    offset_in_page: u32,
+}
+
+/// Appends to the temporary file, keeping its position.
+struct FileSink<'a> {
+    out: BufWriter<File>,
+    path: &'a Path,
+    position: u64,
+}
+
+impl FileSink<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.out.write_all(bytes).map_err(io_error(self.path))?;
+        self.position += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Write a whole section and describe it.
+    fn section(&mut self, bytes: &[u8]) -> Result<SectionEntry, StorageError> {
+        let entry = SectionEntry { offset: self.position, length: bytes.len() as u64, crc: crc32c::crc32c(bytes) };
+        self.write(bytes)?;
+        Ok(entry)
+    }
+}
+
+/// Write a block of `series` (sorted by labels, each with samples sorted by time) and the
+/// metadata of their families as `<dir>/<name>`, atomically: the data goes to `<name>.tmp`, which
+/// is fsynced and renamed over `<name>`, then the directory is fsynced. Series without samples are
+/// left out. Unsorted input is refused (an `InvalidInput` I/O error) and nothing is left behind.
+pub fn write_block(
+    dir: &Path,
+    name: &str,
+    series: impl Iterator<Item = (Labels, Vec<Sample>)>,
+    metadata: &[MetricMetadata],
+) -> Result<BlockMeta, StorageError> {
+    let path = dir.join(name);
+    let tmp_path = dir.join(format!("{name}.tmp"));
+    let written = write_block_file(&tmp_path, series, metadata)
+        .and_then(|meta| fs::rename(&tmp_path, &path).map(|()| meta).map_err(io_error(&path)));
+    let meta = match written {
+        Ok(meta) => meta,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp_path);
+            return Err(e);
+        }
+    };
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
+    Ok(meta)
+}
+
+fn write_block_file(
+    path: &Path,
+    series: impl Iterator<Item = (Labels, Vec<Sample>)>,
+    metadata: &[MetricMetadata],
+) -> Result<BlockMeta, StorageError> {
+    let file = OpenOptions::new().write(true).create(true).truncate(true).open(path).map_err(io_error(path))?;
+    let mut sink = FileSink { out: BufWriter::with_capacity(1 << 20, file), path, position: 0 };
+    let mut header = [0u8; HEADER_LEN];
+    header[..4].copy_from_slice(&BLOCK_MAGIC);
+    header[4] = BLOCK_VERSION;
+    sink.write(&header)?;
+
+    // Data pages, streamed as they fill; the index is built in memory.
+    let pages_offset = sink.position;
+    let mut pages: Vec<(u64, u64, u32)> = Vec::new(); // (compressed length, raw length, crc)
+    let mut raw_page: Vec<u8> = Vec::with_capacity(PAGE_TARGET_RAW_BYTES + PAGE_TARGET_RAW_BYTES / 4);
+    let mut accepted: Vec<WrittenSeries> = Vec::new();
+    let mut skipped_last: Option<Labels> = None;
+    let (mut mint, mut maxt, mut total_samples) = (i64::MAX, i64::MIN, 0u64);
+    for (labels, samples) in series {
+        check_series_input(path, &labels, &samples, skipped_last.as_ref().or(accepted.last().map(|s| &s.labels)))?;
+        let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+            skipped_last = Some(labels);
+            continue;
+        };
+        skipped_last = None;
+        if accepted.len() >= u32::MAX as usize {
+            return Err(invalid_input(path, "more series than a block can number".into()));
+        }
+        let offset_in_page = u32::try_from(raw_page.len())
+            .map_err(|_| invalid_input(path, format!("series {labels} does not fit in a page")))?;
+        let page = u32::try_from(pages.len()).map_err(|_| invalid_input(path, "too many pages".into()))?;
+        encode_series(&samples, &mut raw_page);
+        mint = mint.min(first.t);
+        maxt = maxt.max(last.t);
+        total_samples += samples.len() as u64;
+        accepted.push(WrittenSeries {
+            labels,
+            min_t: first.t,
+            max_t: last.t,
+            samples: samples.len() as u64,
+            page,
+            offset_in_page,
+        });
+        if raw_page.len() >= PAGE_TARGET_RAW_BYTES {
+            pages.push(write_page(&mut sink, &mut raw_page)?);
+        }
+    }
+    if !raw_page.is_empty() {
+        pages.push(write_page(&mut sink, &mut raw_page)?);
+    }
+    let pages_entry = SectionEntry { offset: pages_offset, length: sink.position - pages_offset, crc: 0 };
+
+    let mut section = Vec::new();
+    put_uvarint(&mut section, pages.len() as u64);
+    for &(compressed_len, raw_len, crc) in &pages {
+        put_uvarint(&mut section, compressed_len);
+        put_uvarint(&mut section, raw_len);
+        section.extend_from_slice(&crc.to_le_bytes());
+    }
+    let page_index_entry = sink.section(&section)?;
+
+    let symbols: Vec<&str> = accepted
+        .iter()
+        .flat_map(|s| s.labels.iter().flat_map(|l| [l.name.as_str(), l.value.as_str()]))
+        .collect::<BTreeSet<&str>>()
+        .into_iter()
+        .collect();
+    section.clear();
+    put_uvarint(&mut section, symbols.len() as u64);
+    for symbol in &symbols {
+        put_str(&mut section, symbol);
+    }
+    let symbols_entry = sink.section(&section)?;
+    // Every label string is in `symbols`, so the search always succeeds.
+    let symbol_id = |s: &str| symbols.binary_search(&s).unwrap_or_default() as u32;
+
+    section.clear();
+    let mut pair_series: Vec<(u32, u32, u32)> = Vec::new();
+    put_uvarint(&mut section, accepted.len() as u64);
+    for (index, series) in accepted.iter().enumerate() {
+        put_uvarint(&mut section, series.labels.len() as u64);
+        for label in series.labels.iter() {
+            let (name, value) = (symbol_id(&label.name), symbol_id(&label.value));
+            put_uvarint(&mut section, u64::from(name));
+            put_uvarint(&mut section, u64::from(value));
+            pair_series.push((name, value, index as u32));
+        }
+        // Relative to the block's mint, so a few bytes; the span as unsigned (max_t ≥ min_t).
+        put_uvarint(&mut section, (series.min_t as u64).wrapping_sub(mint as u64));
+        put_uvarint(&mut section, (series.max_t as u64).wrapping_sub(series.min_t as u64));
+        put_uvarint(&mut section, series.samples);
+        put_uvarint(&mut section, u64::from(series.page));
+        put_uvarint(&mut section, u64::from(series.offset_in_page));
+    }
+    let series_entry = sink.section(&section)?;
+
+    pair_series.sort_unstable();
+    section.clear();
+    let pair_lists: Vec<&[(u32, u32, u32)]> = pair_series.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)).collect();
+    put_uvarint(&mut section, pair_lists.len() as u64);
+    for list in pair_lists {
+        put_uvarint(&mut section, u64::from(list[0].0));
+        put_uvarint(&mut section, u64::from(list[0].1));
+        put_uvarint(&mut section, list.len() as u64);
+        let mut previous = 0u32;
+        for (position, &(_, _, series)) in list.iter().enumerate() {
+            put_uvarint(&mut section, u64::from(if position == 0 { series } else { series - previous }));
+            previous = series;
+        }
+    }
+    let postings_entry = sink.section(&section)?;
+
+    // One entry per family name, the last given winning (as in the WAL).
+    let families: BTreeMap<&str, &MetricMetadata> =
+        metadata.iter().map(|m| (m.metric_family_name.as_str(), m)).collect();
+    section.clear();
+    put_uvarint(&mut section, families.len() as u64);
+    for m in families.values() {
+        section.push(metric_type_code(m.kind));
+        put_str(&mut section, &m.metric_family_name);
+        put_str(&mut section, &m.help);
+        put_str(&mut section, &m.unit);
+    }
+    let metadata_entry = sink.section(&section)?;
+
+    let mut footer = Vec::with_capacity(FOOTER_LEN);
+    for entry in [pages_entry, page_index_entry, symbols_entry, series_entry, postings_entry, metadata_entry] {
+        footer.extend_from_slice(&entry.offset.to_le_bytes());
+        footer.extend_from_slice(&entry.length.to_le_bytes());
+        footer.extend_from_slice(&entry.crc.to_le_bytes());
+    }
+    footer.extend_from_slice(&mint.to_le_bytes());
+    footer.extend_from_slice(&maxt.to_le_bytes());
+    footer.extend_from_slice(&(accepted.len() as u64).to_le_bytes());
+    footer.extend_from_slice(&total_samples.to_le_bytes());
+    let footer_crc = crc32c::crc32c(&footer);
+    footer.extend_from_slice(&footer_crc.to_le_bytes());
+    footer.extend_from_slice(&BLOCK_MAGIC);
+    sink.write(&footer)?;
+
+    let bytes = sink.position;
+    let file = sink.out.into_inner().map_err(|e| e.into_error()).map_err(io_error(path))?;
+    file.sync_all().map_err(io_error(path))?;
+    Ok(BlockMeta { mint, maxt, series: accepted.len() as u64, samples: total_samples, bytes })
+}
+
+/// Refuse input a block cannot hold: series not strictly after the previous one, label names out
+/// of order, samples not strictly ascending in time.
+fn check_series_input(
+    path: &Path,
+    labels: &Labels,
+    samples: &[Sample],
+    previous: Option<&Labels>,
+) -> Result<(), StorageError> {
+    if let Some(previous) = previous
+        && labels <= previous
+    {
+        return Err(invalid_input(path, format!("series are not sorted by labels: {labels} comes after {previous}")));
+    }
+    if labels.as_slice().windows(2).any(|pair| pair[0].name >= pair[1].name) {
+        return Err(invalid_input(path, format!("labels of series {labels} are not sorted and unique by name")));
+    }
+    if let Some(at) = samples.windows(2).position(|pair| pair[0].t >= pair[1].t) {
+        return Err(invalid_input(
+            path,
+            format!("samples of series {labels} are not strictly ascending in time at index {}", at + 1),
+        ));
+    }
+    Ok(())
+}
+
+/// Compress `raw_page`, append it to the file and empty the buffer; returns its page-index entry.
+fn write_page(sink: &mut FileSink<'_>, raw_page: &mut Vec<u8>) -> Result<(u64, u64, u32), StorageError> {
+    let compressed = compress_page(raw_page, DEFAULT_PAGE_ZSTD_LEVEL)
+        .map_err(|e| StorageError::Io { path: sink.path.to_path_buf(), source: io::Error::other(e.to_string()) })?;
+    let crc = crc32c::crc32c(&compressed);
+    sink.write(&compressed)?;
+    let entry = (compressed.len() as u64, raw_page.len() as u64, crc);
+    raw_page.clear();
+    Ok(entry)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// The bytes of an open block.
+enum BlockBytes {
+    Mapped(Mmap),
+    #[cfg(test)]
+    InMemory(Vec<u8>),
+}
+
+impl BlockBytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            BlockBytes::Mapped(map) => map,
+            #[cfg(test)]
+            BlockBytes::InMemory(bytes) => bytes,
+        }
+    }
+}
+
+/// One series of the series table.
+#[derive(Clone, Copy, Debug)]
+struct SeriesEntry {
+    /// Its label pairs are `series_pairs[pairs_start..pairs_end]`.
+    pairs_start: usize,
+    pairs_end: usize,
+    min_t: i64,
+    max_t: i64,
+    samples: u64,
+    page: usize,
+    offset_in_page: usize,
+}
+
+/// Every distinct label string, sorted, so an id is a rank and lookups are binary searches.
+#[derive(Debug, Default)]
+struct SymbolTable {
+    text: String,
+    /// Symbol `i` is `text[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+}
+
+impl SymbolTable {
+    fn len(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    fn get(&self, id: u32) -> &str {
+        let id = id as usize;
+        match (self.starts.get(id), self.starts.get(id + 1)) {
+            (Some(&start), Some(&end)) => self.text.get(start..end).unwrap_or(""),
+            _ => "",
+        }
+    }
+
+    fn find(&self, s: &str) -> Option<u32> {
+        let (mut low, mut high) = (0usize, self.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.get(middle as u32).cmp(s) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return Some(middle as u32),
+            }
+        }
+        None
+    }
+}
+
+/// The postings of a block, as [`postings::select`] reads them.
+#[derive(Debug, Default)]
+struct BlockIndex {
+    symbols: SymbolTable,
+    series_count: u32,
+    /// (name id, first pair, end pair), ascending by name id.
+    names: Vec<(u32, usize, usize)>,
+    /// The value id of each label pair, ascending within a name.
+    pair_values: Vec<u32>,
+    /// The range of each label pair's list in `postings`.
+    pair_lists: Vec<(usize, usize)>,
+    postings: Vec<u32>,
+}
+
+impl BlockIndex {
+    fn pairs_of(&self, name: u32) -> (usize, usize) {
+        match self.names.binary_search_by_key(&name, |&(n, _, _)| n) {
+            Ok(at) => (self.names[at].1, self.names[at].2),
+            Err(_) => (0, 0),
+        }
+    }
+}
+
+impl LabelIndex for BlockIndex {
+    fn symbol_id(&self, s: &str) -> Option<u32> {
+        self.symbols.find(s)
+    }
+
+    fn symbol(&self, id: u32) -> &str {
+        self.symbols.get(id)
+    }
+
+    fn values_of(&self, name: u32) -> &[u32] {
+        let (start, end) = self.pairs_of(name);
+        self.pair_values.get(start..end).unwrap_or(&[])
+    }
+
+    fn postings(&self, name: u32, value: u32) -> &[u32] {
+        let (start, end) = self.pairs_of(name);
+        let values = self.pair_values.get(start..end).unwrap_or(&[]);
+        match values.binary_search(&value) {
+            Ok(at) => {
+                let (list_start, list_end) = self.pair_lists.get(start + at).copied().unwrap_or((0, 0));
+                self.postings.get(list_start..list_end).unwrap_or(&[])
+            }
+            Err(_) => &[],
+        }
+    }
+
+    fn all_series(&self) -> Vec<u32> {
+        (0..self.series_count).collect()
+    }
+}
+
+/// An open, immutable block.
+pub struct Block {
+    path: PathBuf,
+    bytes: BlockBytes,
+    meta: BlockMeta,
+    pages: Vec<PageEntry>,
+    series: Vec<SeriesEntry>,
+    /// Label pairs (name id, value id) of every series, concatenated.
+    series_pairs: Vec<(u32, u32)>,
+    index: BlockIndex,
+    metadata: Vec<MetricMetadata>,
+}
+
+impl fmt::Debug for Block {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Block")
+            .field("path", &self.path)
+            .field("meta", &self.meta)
+            .field("pages", &self.pages.len())
+            .finish()
+    }
+}
+
+impl Block {
+    /// Map and verify the block file at `path` (see the module doc for what is checked).
+    pub fn open(path: &Path) -> Result<Block, StorageError> {
+        let file = File::open(path).map_err(io_error(path))?;
+        let len = file.metadata().map_err(io_error(path))?.len();
+        if len < (HEADER_LEN + FOOTER_LEN) as u64 {
+            return Err(corrupt(path, format!("file is {len} bytes, shorter than a header and footer")));
+        }
+        // SAFETY: a block file is never modified after it is renamed into place (blocks are
+        // immutable; they are only ever deleted whole), so the mapped bytes do not change under us.
+        let map = unsafe { Mmap::map(&file) }.map_err(io_error(path))?;
+        Block::from_bytes(path.to_path_buf(), BlockBytes::Mapped(map))
+    }
+
+    fn from_bytes(path: PathBuf, bytes: BlockBytes) -> Result<Block, StorageError> {
+        let parsed = parse_block(&path, bytes.as_slice())?;
+        Ok(Block {
+            path,
+            bytes,
+            meta: parsed.meta,
+            pages: parsed.pages,
+            series: parsed.series,
+            series_pairs: parsed.series_pairs,
+            index: parsed.index,
+            metadata: parsed.metadata,
+        })
+    }
+
+    pub fn meta(&self) -> BlockMeta {
+        self.meta
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Metadata of the metric families in the block, sorted by family name.
+    pub fn metadata(&self) -> &[MetricMetadata] {
+        &self.metadata
+    }
+
+    /// Series matching all `matchers` with their samples in `[mint, maxt]` (inclusive), sorted by
+    /// labels; series without samples in the range are left out. Each needed page is read,
+    /// verified and decompressed once per call.
+    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, StorageError> {
+        if mint > maxt || self.meta.maxt < mint || self.meta.mint > maxt {
+            return Ok(Vec::new());
+        }
+        self.read_series(postings::select(&self.index, matchers), mint, maxt)
+    }
+
+    /// Label sets of the series matching all `matchers` whose time span overlaps `[mint, maxt]`,
+    /// sorted. Reads only the index.
+    pub fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        postings::select(&self.index, matchers)
+            .into_iter()
+            .filter_map(|index| {
+                let entry = self.series.get(index as usize)?;
+                (entry.min_t <= maxt && entry.max_t >= mint).then(|| self.labels_of(entry))
+            })
+            .collect()
+    }
+
+    /// Every series with all its samples, in label order (for compaction).
+    pub fn all_series(&self) -> Result<Vec<SeriesSamples>, StorageError> {
+        self.read_series(self.index.all_series(), i64::MIN, i64::MAX)
+    }
+
+    /// Decode the series `indexes` (ascending) restricted to `[mint, maxt]`.
+    fn read_series(&self, indexes: Vec<u32>, mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, StorageError> {
+        let mut selected = Vec::new();
+        let mut page_cache: Option<(usize, Vec<u8>)> = None;
+        for index in indexes {
+            let index = index as usize;
+            let Some(entry) = self.series.get(index) else { continue };
+            if entry.max_t < mint || entry.min_t > maxt {
+                continue;
+            }
+            if page_cache.as_ref().is_none_or(|(page, _)| *page != entry.page) {
+                page_cache = Some((entry.page, self.read_page(entry.page)?));
+            }
+            let raw_page = page_cache.as_ref().map_or(&[][..], |(_, raw)| raw.as_slice());
+            let mut samples = self.decode_series(index, entry, raw_page)?;
+            let start = samples.partition_point(|s| s.t < mint);
+            let end = samples.partition_point(|s| s.t <= maxt);
+            if start >= end {
+                continue;
+            }
+            samples.truncate(end);
+            samples.drain(..start);
+            selected.push(SeriesSamples { labels: self.labels_of(entry), samples });
+        }
+        Ok(selected)
+    }
+
+    /// Read, verify and decompress page `page`.
+    fn read_page(&self, page: usize) -> Result<Vec<u8>, StorageError> {
+        let entry = self.pages.get(page).ok_or_else(|| self.corrupt(format!("pages section: no page {page}")))?;
+        let end = entry.offset.saturating_add(entry.compressed_len);
+        let compressed = self
+            .bytes
+            .as_slice()
+            .get(entry.offset..end)
+            .ok_or_else(|| self.corrupt(format!("pages section: page {page} lies outside the file")))?;
+        if crc32c::crc32c(compressed) != entry.crc {
+            let start = entry.offset;
+            let detail = format!("pages section: page {page}: checksum mismatch (file bytes {start}..{end})");
+            return Err(self.corrupt(detail));
+        }
+        let raw = decompress_page(compressed, entry.raw_len)
+            .map_err(|e| self.corrupt(format!("pages section: page {page}: {e}")))?;
+        if raw.len() != entry.raw_len {
+            return Err(self.corrupt(format!(
+                "pages section: page {page} decompressed to {} bytes, the page index says {}",
+                raw.len(),
+                entry.raw_len
+            )));
+        }
+        Ok(raw)
+    }
+
+    /// Decode series `index` from its decompressed page and check it against the series table.
+    fn decode_series(&self, index: usize, entry: &SeriesEntry, raw_page: &[u8]) -> Result<Vec<Sample>, StorageError> {
+        let page = entry.page;
+        let record_end = match self.series.get(index + 1) {
+            Some(next) if next.page == page => next.offset_in_page,
+            _ => self.pages.get(page).map_or(0, |p| p.raw_len),
+        };
+        let record = raw_page.get(entry.offset_in_page..record_end).ok_or_else(|| {
+            self.corrupt(format!("pages section: page {page}: series {index} record lies outside the page"))
+        })?;
+        let mut samples = Vec::new();
+        let consumed = decode_series_into(record, &mut samples)
+            .map_err(|e| self.corrupt(format!("pages section: page {page}: series {index}: {e}")))?;
+        let consistent = consumed == record.len()
+            && samples.len() as u64 == entry.samples
+            && samples.first().is_some_and(|s| s.t == entry.min_t)
+            && samples.last().is_some_and(|s| s.t == entry.max_t)
+            && samples.windows(2).all(|pair| pair[0].t < pair[1].t);
+        if !consistent {
+            return Err(self.corrupt(format!(
+                "pages section: page {page}: series {index} record does not match the series table"
+            )));
+        }
+        Ok(samples)
+    }
+
+    fn labels_of(&self, entry: &SeriesEntry) -> Labels {
+        let pairs = self.series_pairs.get(entry.pairs_start..entry.pairs_end).unwrap_or(&[]);
+        let symbols = &self.index.symbols;
+        Labels::from_pairs(pairs.iter().map(|&(name, value)| (symbols.get(name), symbols.get(value))))
+    }
+
+    fn corrupt(&self, detail: String) -> StorageError {
+        corrupt(&self.path, detail)
+    }
+}
+
+/// Everything decoded from a block file at open.
+struct ParsedBlock {
+    meta: BlockMeta,
+    pages: Vec<PageEntry>,
+    series: Vec<SeriesEntry>,
+    series_pairs: Vec<(u32, u32)>,
+    index: BlockIndex,
+    metadata: Vec<MetricMetadata>,
+}
+
+/// A never-panicking cursor over one section that reports problems as [`StorageError::Corrupt`]
+/// naming the file, the section and the offset within it.
+struct SectionReader<'a> {
+    reader: Reader<'a>,
+    len: usize,
+    path: &'a Path,
+    section: Section,
+}
+
+impl<'a> SectionReader<'a> {
+    fn new(path: &'a Path, section: Section, bytes: &'a [u8]) -> Self {
+        SectionReader { reader: Reader::new(bytes), len: bytes.len(), path, section }
+    }
+
+    fn corrupt(&self, detail: impl fmt::Display) -> StorageError {
+        corrupt(self.path, format!("{} section at byte {}: {detail}", self.section.name(), self.reader.position()))
+    }
+
+    fn remaining(&self) -> usize {
+        self.len.saturating_sub(self.reader.position())
+    }
+
+    fn uvarint(&mut self, what: &str) -> Result<u64, StorageError> {
+        self.reader.uvarint().ok_or_else(|| self.corrupt(format_args!("truncated or malformed {what}")))
+    }
+
+    fn usize(&mut self, what: &str) -> Result<usize, StorageError> {
+        let value = self.uvarint(what)?;
+        usize::try_from(value).map_err(|_| self.corrupt(format_args!("{what} {value} is out of range")))
+    }
+
+    /// A count of entries that take at least one byte each: it cannot exceed the bytes left.
+    fn count(&mut self, what: &str) -> Result<usize, StorageError> {
+        let count = self.usize(what)?;
+        if count > self.remaining() {
+            return Err(self.corrupt(format_args!("{what} {count} exceeds the {} bytes left", self.remaining())));
+        }
+        Ok(count)
+    }
+
+    /// A symbol id, which must be below `symbol_count`.
+    fn symbol(&mut self, what: &str, symbol_count: usize) -> Result<u32, StorageError> {
+        let id = self.uvarint(what)?;
+        if id >= symbol_count as u64 {
+            return Err(self.corrupt(format_args!("{what} {id} is not a symbol (there are {symbol_count})")));
+        }
+        Ok(id as u32)
+    }
+
+    fn u8(&mut self, what: &str) -> Result<u8, StorageError> {
+        self.reader.u8().ok_or_else(|| self.corrupt(format_args!("truncated {what}")))
+    }
+
+    fn u32_le(&mut self, what: &str) -> Result<u32, StorageError> {
+        let bytes = self.reader.bytes(4).ok_or_else(|| self.corrupt(format_args!("truncated {what}")))?;
+        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
+    fn str(&mut self, what: &str) -> Result<&'a str, StorageError> {
+        self.reader.str().ok_or_else(|| self.corrupt(format_args!("truncated or invalid UTF-8 {what}")))
+    }
+
+    fn finish(self) -> Result<(), StorageError> {
+        if self.remaining() > 0 {
+            return Err(self.corrupt(format_args!("{} bytes left over", self.remaining())));
+        }
+        Ok(())
+    }
+}
+
+/// Fixed-width little-endian fields of the footer; the footer's length is checked before use.
+fn le_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    if let Some(field) = bytes.get(at..at + 8) {
+        word.copy_from_slice(field);
+    }
+    u64::from_le_bytes(word)
+}
+
+fn le_u32(bytes: &[u8], at: usize) -> u32 {
+    let mut word = [0u8; 4];
+    if let Some(field) = bytes.get(at..at + 4) {
+        word.copy_from_slice(field);
+    }
+    u32::from_le_bytes(word)
+}
+
+fn parse_block(path: &Path, bytes: &[u8]) -> Result<ParsedBlock, StorageError> {
+    let file_len = bytes.len();
+    if file_len < HEADER_LEN + FOOTER_LEN {
+        return Err(corrupt(path, format!("file is {file_len} bytes, shorter than a header and footer")));
+    }
+    let (header, rest) = bytes.split_at(HEADER_LEN);
+    if header[..4] != BLOCK_MAGIC {
+        return Err(corrupt(path, "header: bad magic number"));
+    }
+    if header[4] != BLOCK_VERSION {
+        return Err(corrupt(path, format!("header: unsupported format version {}", header[4])));
+    }
+    if header[5..] != [0, 0, 0] {
+        return Err(corrupt(path, "header: reserved bytes are not zero"));
+    }
+    let footer = &rest[rest.len() - FOOTER_LEN..];
+    if footer[FOOTER_LEN - 4..] != BLOCK_MAGIC {
+        return Err(corrupt(path, "footer: bad trailing magic number (truncated file?)"));
+    }
+    if crc32c::crc32c(&footer[..FOOTER_CHECKED_LEN]) != le_u32(footer, FOOTER_CHECKED_LEN) {
+        return Err(corrupt(path, "footer: checksum mismatch"));
+    }
+
+    // Sections must tile the file between header and footer, in order.
+    let mut sections: Vec<&[u8]> = Vec::with_capacity(SECTIONS.len());
+    let mut expected_offset = HEADER_LEN as u64;
+    let footer_offset = (file_len - FOOTER_LEN) as u64;
+    for (position, section) in SECTIONS.iter().enumerate() {
+        let at = position * SECTION_ENTRY_LEN;
+        let (offset, length, crc) = (le_u64(footer, at), le_u64(footer, at + 8), le_u32(footer, at + 16));
+        let end = offset.checked_add(length).filter(|&end| offset == expected_offset && end <= footer_offset);
+        let Some(end) = end else {
+            let name = section.name();
+            return Err(corrupt(
+                path,
+                format!("footer: {name} section at {offset}+{length} does not follow at {expected_offset} in the file"),
+            ));
+        };
+        // Both within the file length, which is a usize.
+        let slice = bytes.get(offset as usize..end as usize).unwrap_or(&[]);
+        if *section == Section::Pages {
+            if crc != 0 {
+                return Err(corrupt(path, "footer: pages section has a checksum (pages carry their own)"));
+            }
+        } else if crc32c::crc32c(slice) != crc {
+            return Err(corrupt(path, format!("{} section: checksum mismatch", section.name())));
+        }
+        sections.push(slice);
+        expected_offset = end;
+    }
+    if expected_offset != footer_offset {
+        let detail = format!("footer: sections end at {expected_offset}, the footer starts at {footer_offset}");
+        return Err(corrupt(path, detail));
+    }
+    let table_len = SECTIONS.len() * SECTION_ENTRY_LEN;
+    let footer_mint = le_u64(footer, table_len) as i64;
+    let footer_maxt = le_u64(footer, table_len + 8) as i64;
+    let footer_series = le_u64(footer, table_len + 16);
+    let footer_samples = le_u64(footer, table_len + 24);
+
+    let pages = parse_page_index(path, sections[1], HEADER_LEN, sections[0].len())?;
+    let symbols = parse_symbols(path, sections[2])?;
+    let table = parse_series(path, sections[3], footer_mint, symbols.len(), &pages)?;
+    let from_table = (table.mint, table.maxt, table.entries.len() as u64, table.samples);
+    if from_table != (footer_mint, footer_maxt, footer_series, footer_samples) {
+        return Err(corrupt(path, "footer: time range or counts differ from the series table"));
+    }
+    let index = parse_postings(path, sections[4], symbols, &table.entries, &table.pairs)?;
+    let metadata = parse_metadata(path, sections[5])?;
+    Ok(ParsedBlock {
+        meta: BlockMeta {
+            mint: footer_mint,
+            maxt: footer_maxt,
+            series: footer_series,
+            samples: footer_samples,
+            bytes: file_len as u64,
+        },
+        pages,
+        series: table.entries,
+        series_pairs: table.pairs,
+        index,
+        metadata,
+    })
+}
+
+/// Page `i` starts where page `i − 1` ends; together the pages fill the pages section exactly.
+fn parse_page_index(
+    path: &Path,
+    bytes: &[u8],
+    pages_offset: usize,
+    pages_len: usize,
+) -> Result<Vec<PageEntry>, StorageError> {
+    let mut r = SectionReader::new(path, Section::PageIndex, bytes);
+    let count = r.count("page count")?;
+    let mut pages = Vec::with_capacity(count);
+    let mut offset = pages_offset;
+    let pages_end = pages_offset + pages_len;
+    for page in 0..count {
+        let compressed_len = r.usize("compressed page length")?;
+        let raw_len = r.usize("raw page length")?;
+        let crc = r.u32_le("page checksum")?;
+        let end = offset.checked_add(compressed_len).filter(|&end| end <= pages_end);
+        let Some(end) = end else {
+            return Err(r.corrupt(format_args!("page {page} runs past the pages section")));
+        };
+        if compressed_len == 0 || raw_len == 0 {
+            return Err(r.corrupt(format_args!("page {page} is empty")));
+        }
+        pages.push(PageEntry { offset, compressed_len, raw_len, crc });
+        offset = end;
+    }
+    if offset != pages_end {
+        let covered = offset - pages_offset;
+        return Err(r.corrupt(format_args!("pages cover {covered} of the {pages_len} bytes of the pages section")));
+    }
+    r.finish()?;
+    Ok(pages)
+}
+
+fn parse_symbols(path: &Path, bytes: &[u8]) -> Result<SymbolTable, StorageError> {
+    let mut r = SectionReader::new(path, Section::Symbols, bytes);
+    let count = r.count("symbol count")?;
+    if count > u32::MAX as usize {
+        return Err(r.corrupt("more symbols than ids"));
+    }
+    let mut table = SymbolTable { text: String::with_capacity(bytes.len()), starts: Vec::with_capacity(count + 1) };
+    table.starts.push(0);
+    let mut previous: Option<&str> = None;
+    for _ in 0..count {
+        let symbol = r.str("symbol")?;
+        if previous.is_some_and(|p| p >= symbol) {
+            return Err(r.corrupt(format_args!("symbol {symbol:?} is not after {:?}", previous.unwrap_or(""))));
+        }
+        table.text.push_str(symbol);
+        table.starts.push(table.text.len());
+        previous = Some(symbol);
+    }
+    r.finish()?;
+    Ok(table)
+}
+
+/// The decoded series table, with its time range and sample total (checked against the footer).
+struct SeriesTable {
+    entries: Vec<SeriesEntry>,
+    pairs: Vec<(u32, u32)>,
+    mint: i64,
+    maxt: i64,
+    samples: u64,
+}
+
+/// Decode the series table. Besides ids and counts in range, this checks that series are strictly
+/// ascending by labels, and that their records are laid out in order: the first series of each
+/// page at offset 0, later ones at increasing offsets, every page used — which lets a reader
+/// delimit each record by the next one and keep just one decompressed page at a time.
+fn parse_series(
+    path: &Path,
+    bytes: &[u8],
+    block_mint: i64,
+    symbol_count: usize,
+    pages: &[PageEntry],
+) -> Result<SeriesTable, StorageError> {
+    let mut r = SectionReader::new(path, Section::Series, bytes);
+    let count = r.count("series count")?;
+    if count > u32::MAX as usize {
+        return Err(r.corrupt("more series than references"));
+    }
+    let mut series: Vec<SeriesEntry> = Vec::with_capacity(count);
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    let (mut mint, mut maxt, mut total_samples) = (i64::MAX, i64::MIN, 0u64);
+    for index in 0..count {
+        let label_count = r.count("label count")?;
+        let pairs_start = pairs.len();
+        for _ in 0..label_count {
+            let name = r.symbol("label name id", symbol_count)?;
+            let value = r.symbol("label value id", symbol_count)?;
+            if pairs.len() > pairs_start && pairs.last().is_some_and(|&(previous, _)| previous >= name) {
+                return Err(r.corrupt(format_args!("series {index}: label names are not ascending")));
+            }
+            pairs.push((name, value));
+        }
+        let pairs_end = pairs.len();
+        if let Some(previous) = series.last()
+            && pairs[previous.pairs_start..previous.pairs_end] >= pairs[pairs_start..pairs_end]
+        {
+            return Err(r.corrupt(format_args!("series {index} is not after series {} in label order", index - 1)));
+        }
+        let from_block_mint = r.uvarint("min time")?;
+        let span = r.uvarint("time span")?;
+        let min_t = i64::try_from(i128::from(block_mint) + i128::from(from_block_mint));
+        let max_t = min_t.and_then(|min_t| i64::try_from(i128::from(min_t) + i128::from(span)));
+        let (Ok(min_t), Ok(max_t)) = (min_t, max_t) else {
+            return Err(r.corrupt(format_args!("series {index}: time range overflows")));
+        };
+        let samples = r.uvarint("sample count")?;
+        if samples == 0 || samples - 1 > span {
+            return Err(r.corrupt(format_args!("series {index}: {samples} samples cannot span {span} ms")));
+        }
+        let page = r.usize("page number")?;
+        let offset_in_page = r.usize("offset in page")?;
+        let in_order = match series.last() {
+            None => page == 0 && offset_in_page == 0,
+            Some(previous) if previous.page == page => offset_in_page > previous.offset_in_page,
+            Some(previous) => page == previous.page + 1 && offset_in_page == 0,
+        };
+        if !in_order || pages.get(page).is_none_or(|p| offset_in_page >= p.raw_len) {
+            let place = format!("page {page} offset {offset_in_page}");
+            return Err(r.corrupt(format_args!("series {index}: record at {place} is out of place")));
+        }
+        mint = mint.min(min_t);
+        maxt = maxt.max(max_t);
+        total_samples = total_samples.checked_add(samples).ok_or_else(|| r.corrupt("sample total overflows"))?;
+        series.push(SeriesEntry { pairs_start, pairs_end, min_t, max_t, samples, page, offset_in_page });
+    }
+    if series.last().map_or(0, |s| s.page + 1) != pages.len() {
+        let used = series.last().map_or(0, |s| s.page + 1);
+        return Err(r.corrupt(format_args!("series use {used} of {} pages", pages.len())));
+    }
+    r.finish()?;
+    Ok(SeriesTable { entries: series, pairs, mint, maxt, samples: total_samples })
+}
+
+/// Decode the postings and check them against the series table: every list entry must be a
+/// series carrying that pair, and there must be exactly as many entries as series label pairs —
+/// so the postings are precisely the series table inverted.
+fn parse_postings(
+    path: &Path,
+    bytes: &[u8],
+    symbols: SymbolTable,
+    series: &[SeriesEntry],
+    series_pairs: &[(u32, u32)],
+) -> Result<BlockIndex, StorageError> {
+    let mut r = SectionReader::new(path, Section::Postings, bytes);
+    let pair_count = r.count("label pair count")?;
+    let mut index = BlockIndex { series_count: series.len() as u32, ..BlockIndex::default() };
+    index.pair_values.reserve(pair_count);
+    index.pair_lists.reserve(pair_count);
+    index.postings.reserve(series_pairs.len());
+    let mut previous_pair: Option<(u32, u32)> = None;
+    for _ in 0..pair_count {
+        let name = r.symbol("label name id", symbols.len())?;
+        let value = r.symbol("label value id", symbols.len())?;
+        if previous_pair.is_some_and(|p| p >= (name, value)) {
+            return Err(r.corrupt("label pairs are not ascending"));
+        }
+        previous_pair = Some((name, value));
+        let list_len = r.count("postings length")?;
+        if list_len == 0 {
+            return Err(r.corrupt("empty postings list"));
+        }
+        let list_start = index.postings.len();
+        let mut previous_series: Option<u64> = None;
+        for _ in 0..list_len {
+            let step = r.uvarint("series reference")?;
+            let reference = match previous_series {
+                None => Some(step),
+                Some(previous) => previous.checked_add(step).filter(|_| step > 0),
+            };
+            let Some(reference) = reference.filter(|&s| s < series.len() as u64) else {
+                return Err(r.corrupt("series references are not ascending series numbers"));
+            };
+            let entry = &series[reference as usize];
+            let carried = series_pairs.get(entry.pairs_start..entry.pairs_end).unwrap_or(&[]);
+            if carried.binary_search_by_key(&name, |&(n, _)| n).ok().map(|at| carried[at].1) != Some(value) {
+                let detail = format!("series {reference} is listed under a label pair it does not carry");
+                return Err(r.corrupt(detail));
+            }
+            index.postings.push(reference as u32);
+            previous_series = Some(reference);
+        }
+        match index.names.last_mut() {
+            Some(last) if last.0 == name => last.2 += 1,
+            _ => index.names.push((name, index.pair_values.len(), index.pair_values.len() + 1)),
+        }
+        index.pair_values.push(value);
+        index.pair_lists.push((list_start, index.postings.len()));
+    }
+    if index.postings.len() != series_pairs.len() {
+        return Err(r.corrupt(format_args!(
+            "postings hold {} entries for {} series label pairs",
+            index.postings.len(),
+            series_pairs.len()
+        )));
+    }
+    r.finish()?;
+    index.symbols = symbols;
+    Ok(index)
+}
+
+fn parse_metadata(path: &Path, bytes: &[u8]) -> Result<Vec<MetricMetadata>, StorageError> {
+    let mut r = SectionReader::new(path, Section::Metadata, bytes);
+    let count = r.count("metadata count")?;
+    let mut metadata: Vec<MetricMetadata> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let code = r.u8("metric type")?;
+        let Some(&kind) = METRIC_TYPES_BY_CODE.get(usize::from(code)) else {
+            return Err(r.corrupt(format_args!("unknown metric type {code}")));
+        };
+        let metric_family_name = r.str("family name")?.to_string();
+        if metadata.last().is_some_and(|m| m.metric_family_name >= metric_family_name) {
+            return Err(r.corrupt(format_args!("family {metric_family_name:?} is out of order")));
+        }
+        let help = r.str("help")?.to_string();
+        let unit = r.str("unit")?.to_string();
+        metadata.push(MetricMetadata { metric_family_name, kind, help, unit });
+    }
+    r.finish()?;
+    Ok(metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tsdb::chunk::synthetic::{Fleet, Jitter, measure_fleet};
+    use crate::tsdb::matcher::MatchOp;
+    use crate::tsdb::model::{STALE_NAN_BITS, SeriesWrite, WriteBatch};
+    use crate::tsdb::{FsyncPolicy, Tsdb, TsdbOptions};
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().copied())
+    }
+
+    fn samples(points: &[(i64, f64)]) -> Vec<Sample> {
+        points.iter().map(|&(t, v)| Sample { t, v }).collect()
+    }
+
+    fn same_bits(a: &[Sample], b: &[Sample]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
+    }
+
+    fn assert_same_series(got: &[SeriesSamples], want: &[SeriesSamples], context: &str) {
+        assert_eq!(got.len(), want.len(), "{context}: series count");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(g.labels, w.labels, "{context}");
+            assert!(same_bits(&g.samples, &w.samples), "{context}: samples of {}", g.labels);
+        }
+    }
+
+    fn metadata_fixture() -> Vec<MetricMetadata> {
+        vec![
+            MetricMetadata { metric_family_name: "up".into(), kind: MetricType::Gauge, help: "old".into(), unit: String::new() },
+            MetricMetadata {
+                metric_family_name: "http_requests_total".into(),
+                kind: MetricType::Counter,
+                help: "Requests.".into(),
+                unit: "requests".into(),
+            },
+            MetricMetadata { metric_family_name: "up".into(), kind: MetricType::StateSet, help: "Up?".into(), unit: String::new() },
+        ]
+    }
+
+    /// A few series with every kind of special value.
+    fn special_series() -> Vec<(Labels, Vec<Sample>)> {
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let mut series = vec![
+            (
+                labels(&[("__name__", "http_requests_total"), ("code", "200"), ("job", "api")]),
+                samples(&[(1000, 1.0), (16_000, 5.5), (31_000, stale), (46_000, 7.0)]),
+            ),
+            (
+                labels(&[("__name__", "odd"), ("job", "weird \"quoted\" ✓")]),
+                samples(&[
+                    (-5000, f64::NAN),
+                    (0, f64::INFINITY),
+                    (1, f64::NEG_INFINITY),
+                    (2, -0.0),
+                    (3, f64::from_bits(0x7ff8_0000_0000_0001)),
+                    (4, f64::MIN_POSITIVE),
+                    (5, stale),
+                ]),
+            ),
+            (labels(&[("__name__", "up"), ("job", "api")]), samples(&[(i64::MIN, 1.0), (i64::MAX, 0.0)])),
+            (labels(&[("__name__", "up"), ("job", "db")]), samples(&[(7, stale)])),
+        ];
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        series
+    }
+
+    fn write_special(dir: &Path) -> (PathBuf, BlockMeta) {
+        let meta = write_block(dir, "special", special_series().into_iter(), &metadata_fixture()).unwrap();
+        (dir.join("special"), meta)
+    }
+
+    #[test]
+    fn write_and_read_back_bit_exact() {
+        fn shared_across_threads<T: Send + Sync>() {}
+        shared_across_threads::<Block>();
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, meta) = write_special(tmp.path());
+        assert!(!tmp.path().join("special.tmp").exists(), "temporary file renamed away");
+        let want = special_series();
+        assert_eq!(meta.series, want.len() as u64);
+        assert_eq!(meta.samples, want.iter().map(|s| s.1.len() as u64).sum::<u64>());
+        assert_eq!((meta.mint, meta.maxt), (i64::MIN, i64::MAX));
+        assert_eq!(meta.bytes, fs::metadata(&path).unwrap().len());
+        let block = Block::open(&path).unwrap();
+        assert_eq!(block.meta(), meta);
+        assert_eq!(block.path(), path);
+        let got = block.all_series().unwrap();
+        let want: Vec<SeriesSamples> = want.into_iter().map(|(labels, samples)| SeriesSamples { labels, samples }).collect();
+        assert_same_series(&got, &want, "all_series");
+        assert_same_series(&block.select(&[], i64::MIN, i64::MAX).unwrap(), &want, "select everything");
+        let names: Vec<&str> = block.metadata().iter().map(|m| m.metric_family_name.as_str()).collect();
+        assert_eq!(names, ["http_requests_total", "up"], "sorted, one per family");
+        assert_eq!(block.metadata()[1].kind, MetricType::StateSet, "the last entry for a family wins");
+        assert_eq!(block.metadata()[0], metadata_fixture()[1]);
+    }
+
+    #[test]
+    fn series_without_samples_are_left_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let input = vec![
+            (labels(&[("__name__", "a")]), samples(&[(1, 1.0)])),
+            (labels(&[("__name__", "b")]), Vec::new()),
+            (labels(&[("__name__", "c")]), samples(&[(2, 2.0)])),
+        ];
+        let meta = write_block(tmp.path(), "b", input.into_iter(), &[]).unwrap();
+        assert_eq!((meta.series, meta.samples, meta.mint, meta.maxt), (2, 2, 1, 2));
+        let block = Block::open(&tmp.path().join("b")).unwrap();
+        assert_eq!(block.series(&[], i64::MIN, i64::MAX), vec![labels(&[("__name__", "a")]), labels(&[("__name__", "c")])]);
+    }
+
+    #[test]
+    fn empty_block() {
+        let tmp = tempfile::tempdir().unwrap();
+        let meta = write_block(tmp.path(), "empty", std::iter::empty(), &[]).unwrap();
+        assert_eq!((meta.series, meta.samples, meta.mint, meta.maxt), (0, 0, i64::MAX, i64::MIN));
+        assert_eq!(meta.bytes, (HEADER_LEN + FOOTER_LEN + 5) as u64, "five one-byte zero counts");
+        let block = Block::open(&tmp.path().join("empty")).unwrap();
+        assert_eq!(block.meta(), meta);
+        assert!(block.all_series().unwrap().is_empty());
+        assert!(block.select(&[], i64::MIN, i64::MAX).unwrap().is_empty());
+        assert!(block.series(&[Matcher::equal("__name__", "up")], i64::MIN, i64::MAX).is_empty());
+        assert!(block.metadata().is_empty());
+        // Metadata alone is kept.
+        write_block(tmp.path(), "meta-only", std::iter::empty(), &metadata_fixture()).unwrap();
+        assert_eq!(Block::open(&tmp.path().join("meta-only")).unwrap().metadata().len(), 2);
+    }
+
+    #[test]
+    fn unsorted_input_is_refused_and_leaves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = labels(&[("__name__", "a")]);
+        let b = labels(&[("__name__", "b")]);
+        let one = samples(&[(1, 1.0)]);
+        type Input = Vec<(Labels, Vec<Sample>)>;
+        let cases: Vec<(&str, Input)> = vec![
+            ("series out of order", vec![(b.clone(), one.clone()), (a.clone(), one.clone())]),
+            ("duplicate series", vec![(a.clone(), one.clone()), (a.clone(), one.clone())]),
+            ("out of order after an empty series", vec![(b.clone(), Vec::new()), (a.clone(), one.clone())]),
+            ("samples out of order", vec![(a.clone(), samples(&[(2, 1.0), (1, 1.0)]))]),
+            ("duplicate timestamps", vec![(a.clone(), samples(&[(1, 1.0), (1, 1.0)]))]),
+        ];
+        for (what, input) in cases {
+            let err = write_block(tmp.path(), "bad", input.into_iter(), &[]).unwrap_err();
+            match &err {
+                StorageError::Io { source, .. } => assert_eq!(source.kind(), io::ErrorKind::InvalidInput, "{what}: {err}"),
+                other => panic!("{what}: {other}"),
+            }
+            assert!(!tmp.path().join("bad").exists() && !tmp.path().join("bad.tmp").exists(), "{what}");
+        }
+    }
+
+    /// Series shaped like a small fleet, with gaps, late starts and early ends.
+    fn fleet_series() -> Vec<(Labels, Vec<Sample>)> {
+        let mut series = Vec::new();
+        for (n, name) in ["up", "node_load1", "http_requests_total"].iter().enumerate() {
+            for (j, job) in ["api", "db", "node"].iter().enumerate() {
+                for instance in 0..12i64 {
+                    let instance_name = format!("host-{instance}");
+                    let mut pairs = vec![("__name__", *name), ("job", *job), ("instance", instance_name.as_str())];
+                    if instance % 3 == 0 {
+                        pairs.push(("env", "prod"));
+                    } else if instance % 3 == 1 {
+                        pairs.push(("env", "dev"));
+                    }
+                    let seed = (n * 100 + j * 20) as i64 + instance;
+                    let first = (seed % 7) * 60_000;
+                    let last = 3_600_000 - (seed % 5) * 120_000;
+                    let points: Vec<Sample> = (0..)
+                        .map(|k| first + k * 15_000 + (k * seed) % 3)
+                        .take_while(|&t| t <= last)
+                        .filter(|t| !(seed % 4 == 0 && (1_200_000..1_500_000).contains(t)))
+                        .enumerate()
+                        .map(|(k, t)| Sample { t, v: (seed * 1000 + k as i64) as f64 / 8.0 })
+                        .collect();
+                    series.push((labels(&pairs), points));
+                }
+            }
+        }
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        series
+    }
+
+    #[test]
+    fn selection_is_identical_to_the_head() {
+        let tmp = tempfile::tempdir().unwrap();
+        let input = fleet_series();
+        let tsdb = Tsdb::open(&tmp.path().join("head"), TsdbOptions { fsync: FsyncPolicy::Never, ..TsdbOptions::default() }).unwrap();
+        let batch = WriteBatch {
+            series: input.iter().map(|(labels, samples)| SeriesWrite { labels: labels.clone(), samples: samples.clone() }).collect(),
+            metadata: Vec::new(),
+        };
+        assert_eq!(tsdb.append(&batch).unwrap().samples_rejected, 0);
+        write_block(tmp.path(), "fleet", input.into_iter(), &[]).unwrap();
+        let block = Block::open(&tmp.path().join("fleet")).unwrap();
+        let m = |op, name: &str, value: &str| Matcher::new(op, name, value).unwrap();
+        let selectors: Vec<Vec<Matcher>> = vec![
+            vec![],
+            vec![Matcher::equal("__name__", "up")],
+            vec![Matcher::equal("__name__", "up"), Matcher::equal("job", "db")],
+            vec![m(MatchOp::NotEqual, "job", "db")],
+            vec![m(MatchOp::Regex, "job", "api|node"), m(MatchOp::Regex, "instance", "host-1.*")],
+            vec![m(MatchOp::NotRegex, "__name__", "up|node_.*")],
+            vec![Matcher::equal("env", "")],
+            vec![m(MatchOp::NotEqual, "env", "")],
+            vec![m(MatchOp::Regex, "env", ".*"), Matcher::equal("job", "api")],
+            vec![m(MatchOp::Regex, "env", ".+")],
+            vec![m(MatchOp::NotRegex, "env", "prod")],
+            vec![Matcher::equal("nosuch", "x")],
+            vec![m(MatchOp::NotEqual, "nosuch", "x")],
+            vec![Matcher::equal("__name__", "up"), Matcher::equal("__name__", "node_load1")],
+            vec![Matcher::equal("job", "nosuch")],
+        ];
+        let ranges = [
+            (i64::MIN, i64::MAX),
+            (0, 3_600_000),
+            (-1000, -1),
+            (3_600_001, i64::MAX),
+            (60_000, 60_000),
+            (1_250_000, 1_450_000),
+            (900_000, 1_800_000),
+            (2_000_000, 1_000_000),
+        ];
+        for matchers in &selectors {
+            for &(mint, maxt) in &ranges {
+                let context = format!("{matchers:?} [{mint}, {maxt}]");
+                let want = tsdb.select(matchers, mint, maxt).unwrap();
+                assert_same_series(&block.select(matchers, mint, maxt).unwrap(), &want, &context);
+                assert_eq!(block.series(matchers, mint, maxt), tsdb.series(matchers, mint, maxt), "{context}");
+            }
+        }
+        assert!(!tsdb.select(&[m(MatchOp::Regex, "job", "api|node")], 900_000, 1_800_000).unwrap().is_empty());
+    }
+
+    #[test]
+    fn time_ranges_are_inclusive_and_filter_samples() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gappy = labels(&[("__name__", "gappy")]);
+        let steady = labels(&[("__name__", "steady")]);
+        let input = vec![
+            (gappy.clone(), samples(&[(1000, 1.0), (2000, 2.0), (9000, 9.0)])),
+            (steady.clone(), samples(&[(1000, 1.0), (3000, 3.0), (5000, 5.0), (7000, 7.0)])),
+        ];
+        write_block(tmp.path(), "t", input.into_iter(), &[]).unwrap();
+        let block = Block::open(&tmp.path().join("t")).unwrap();
+        let times = |mint, maxt| -> Vec<(String, Vec<i64>)> {
+            block
+                .select(&[], mint, maxt)
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.labels.metric_name().unwrap_or("").to_string(), s.samples.iter().map(|x| x.t).collect()))
+                .collect()
+        };
+        assert_eq!(times(2000, 5000), vec![("gappy".into(), vec![2000]), ("steady".into(), vec![3000, 5000])]);
+        assert_eq!(times(3000, 8000), vec![("steady".into(), vec![3000, 5000, 7000])], "a gap leaves gappy out");
+        assert_eq!(times(9000, 9000), vec![("gappy".into(), vec![9000])]);
+        assert_eq!(times(7001, 8999), vec![]);
+        assert_eq!(times(0, 999), vec![]);
+        assert_eq!(times(5000, 4000), vec![], "an inverted range selects nothing");
+        // `series` goes by each series' time span and reads no pages.
+        assert_eq!(block.series(&[], 3000, 8000), vec![gappy.clone(), steady.clone()]);
+        assert_eq!(block.series(&[], 8000, 8500), vec![gappy]);
+        assert_eq!(block.series(&[], 9001, i64::MAX), Vec::<Labels>::new());
+    }
+
+    /// Open `bytes` as a block and read every page; `true` when that reports corruption.
+    fn corruption_detected(bytes: Vec<u8>) -> bool {
+        let path = PathBuf::from("/test/block");
+        let result = Block::from_bytes(path.clone(), BlockBytes::InMemory(bytes)).and_then(|b| b.all_series());
+        match result {
+            Err(StorageError::Corrupt { path: reported, detail }) => {
+                assert_eq!(reported, path);
+                assert!(!detail.is_empty());
+                true
+            }
+            Err(other) => panic!("corruption reported as {other}"),
+            Ok(_) => false,
+        }
+    }
+
+    fn section_spans(bytes: &[u8]) -> Vec<(Section, usize, usize)> {
+        let footer = &bytes[bytes.len() - FOOTER_LEN..];
+        SECTIONS
+            .iter()
+            .enumerate()
+            .map(|(i, &section)| {
+                let offset = le_u64(footer, i * SECTION_ENTRY_LEN) as usize;
+                (section, offset, offset + le_u64(footer, i * SECTION_ENTRY_LEN + 8) as usize)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_flipped_byte_and_every_truncation_is_corrupt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, _) = write_special(tmp.path());
+        let original = fs::read(&path).unwrap();
+        assert!(!corruption_detected(original.clone()));
+        for offset in 0..original.len() {
+            for mask in [0x01u8, 0x80, 0xff] {
+                let mut bytes = original.clone();
+                bytes[offset] ^= mask;
+                assert!(corruption_detected(bytes), "flip {mask:#x} at byte {offset} of {}", original.len());
+            }
+        }
+        for len in 0..original.len() {
+            assert!(corruption_detected(original[..len].to_vec()), "truncated to {len}");
+        }
+        let mut extended = original.clone();
+        extended.push(0);
+        assert!(corruption_detected(extended), "a trailing byte");
+        // Through the file system: a truncated file and a flipped page byte, named in the error.
+        fs::write(&path, &original[..original.len() - 1]).unwrap();
+        let err = Block::open(&path).unwrap_err();
+        assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().starts_with(&format!("corrupt block {}: ", path.display())), "{err}");
+        fs::write(&path, &original[..10]).unwrap();
+        assert!(matches!(Block::open(&path), Err(StorageError::Corrupt { .. })));
+        let mut flipped = original.clone();
+        flipped[HEADER_LEN + 3] ^= 0x10;
+        fs::write(&path, &flipped).unwrap();
+        let block = Block::open(&path).unwrap();
+        let err = block.select(&[Matcher::equal("__name__", "up")], i64::MIN, i64::MAX).unwrap_err();
+        assert!(err.to_string().contains("pages section: page 0"), "{err}");
+    }
+
+    #[test]
+    fn corruption_in_each_section_of_a_multi_page_block_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fleet = Fleet::new(1, 480, Jitter::Raw);
+        let input = parsed_fleet(&fleet);
+        write_block(tmp.path(), "big", input.into_iter(), &metadata_fixture()).unwrap();
+        let original = fs::read(tmp.path().join("big")).unwrap();
+        let block = Block::from_bytes(PathBuf::from("/test/block"), BlockBytes::InMemory(original.clone())).unwrap();
+        assert!(block.pages.len() >= 3, "{} pages", block.pages.len());
+        let spans = section_spans(&original);
+        for &(section, start, end) in &spans {
+            assert!(end > start, "{} section is empty", section.name());
+            // Every byte of the small sections, a spread of the large ones (pages cost a
+            // decompression each, so fewer of them).
+            let flips = if section == Section::Pages { 150 } else { 1500 };
+            let stride = ((end - start) / flips).max(1);
+            for offset in (start..end).step_by(stride).chain([end - 1]) {
+                let mut bytes = original.clone();
+                bytes[offset] ^= 0x04;
+                let result = Block::from_bytes(PathBuf::from("/test/block"), BlockBytes::InMemory(bytes));
+                let err = match (section, result) {
+                    (Section::Pages, Ok(block)) => {
+                        let err = block.all_series().unwrap_err();
+                        let page = block.pages.iter().position(|p| p.offset <= offset && offset < p.offset + p.compressed_len);
+                        let page = page.unwrap_or(usize::MAX);
+                        assert!(err.to_string().contains(&format!("page {page}:")), "{err}");
+                        // Only the damaged page fails: a query for a series elsewhere still works.
+                        let elsewhere = block.series.iter().find(|s| s.page != page).map(|s| block.labels_of(s)).unwrap();
+                        let matchers: Vec<Matcher> = elsewhere.iter().map(|l| Matcher::equal(&l.name, &l.value)).collect();
+                        assert_eq!(block.select(&matchers, i64::MIN, i64::MAX).unwrap().len(), 1);
+                        err
+                    }
+                    (_, Ok(_)) => panic!("flip at {offset} in the {} section went unnoticed", section.name()),
+                    (_, Err(err)) => err,
+                };
+                assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
+                assert!(err.to_string().contains(section.name()), "flip at {offset}: {err}");
+            }
+        }
+        for offset in original.len() - FOOTER_LEN..original.len() {
+            let mut bytes = original.clone();
+            bytes[offset] ^= 0x20;
+            let err = Block::from_bytes(PathBuf::from("/test/block"), BlockBytes::InMemory(bytes)).unwrap_err();
+            assert!(err.to_string().contains("footer"), "{err}");
+        }
+        for len in (0..original.len()).step_by(97) {
+            assert!(corruption_detected(original[..len].to_vec()), "truncated to {len}");
+        }
+    }
+
+    /// Parse the generator's `name{a="b",…}` text (its values hold no quotes or commas).
+    fn parse_series_text(text: &str) -> Labels {
+        let (name, rest) = text.split_once('{').unwrap_or((text, "}"));
+        let mut pairs = vec![("__name__".to_string(), name.to_string())];
+        for pair in rest.trim_end_matches('}').split(',').filter(|p| !p.is_empty()) {
+            let (label, value) = pair.split_once('=').unwrap_or((pair, ""));
+            pairs.push((label.to_string(), value.trim_matches('"').to_string()));
+        }
+        Labels::from_pairs(pairs)
+    }
+
+    fn parsed_fleet(fleet: &Fleet) -> Vec<(Labels, Vec<Sample>)> {
+        let mut series: Vec<(Labels, Vec<Sample>)> = fleet
+            .order
+            .iter()
+            .map(|&(target, index)| {
+                let mut samples = Vec::new();
+                fleet.targets[target].samples_into(index, &mut samples);
+                (parse_series_text(fleet.targets[target].labels(index)), samples)
+            })
+            .collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        series
+    }
+
+    #[test]
+    fn bytes_per_sample_on_synthetic_node_exporter_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (targets, scrapes, jitter) in [(4u32, 480usize, Jitter::Aligned), (4, 480, Jitter::Raw), (1, 5760, Jitter::Aligned)] {
+            let fleet = Fleet::new(targets, scrapes, jitter);
+            let input = parsed_fleet(&fleet);
+            let name = format!("synthetic-{targets}-{scrapes}-{jitter:?}");
+            let started = std::time::Instant::now();
+            let meta = write_block(tmp.path(), &name, input.clone().into_iter(), &[]).unwrap();
+            let write_time = started.elapsed();
+            let started = std::time::Instant::now();
+            let block = Block::open(&tmp.path().join(&name)).unwrap();
+            let open_time = started.elapsed();
+            let started = std::time::Instant::now();
+            let read = block.all_series().unwrap();
+            let read_time = started.elapsed();
+            assert_eq!(read.len(), input.len());
+            assert!(read.iter().zip(&input).all(|(got, (labels, samples))| got.labels == *labels && same_bits(&got.samples, samples)));
+            let bytes = fs::read(tmp.path().join(&name)).unwrap();
+            let spans = section_spans(&bytes);
+            let pages_bytes = (spans[0].2 - spans[0].1) as f64;
+            let index_bytes = meta.bytes as f64 - pages_bytes;
+            let samples = meta.samples as f64;
+            let reference = measure_fleet(&fleet, 120, DEFAULT_PAGE_ZSTD_LEVEL, false).unwrap();
+            println!(
+                "block of {} series × {scrapes} scrapes ({jitter:?}): {} bytes, {:.3} bytes/sample \
+                 (pages {:.3}, index {:.3}; XOR chunks alone {:.3}); write {write_time:?}, open {open_time:?}, \
+                 read all {read_time:?}",
+                meta.series,
+                meta.bytes,
+                meta.bytes as f64 / samples,
+                pages_bytes / samples,
+                index_bytes / samples,
+                reference.xor_bytes_per_sample(),
+            );
+            for &(section, start, end) in &spans {
+                println!("  {:<10} {:>10} bytes  {:.4} bytes/sample", section.name(), end - start, (end - start) as f64 / samples);
+            }
+        }
+    }
+}
+
+// Pharos — storage/src/tsdb/block.rs
