@@ -25,6 +25,11 @@ use prost::Message;
 /// Scrapes per request: two scrapes of one target, about 2000 samples (Prometheus sends ≤ 2000).
 const SCRAPES_PER_REQUEST: usize = 2;
 
+/// Senders meet at a barrier every this many rounds (10 minutes of data), so no target falls more
+/// than that behind the others — live remote-write traffic is never hours apart, and both servers
+/// refuse samples far older than their newest as out of bounds.
+const ROUNDS_PER_BARRIER: usize = 20;
+
 struct Args {
     targets: u32,
     hours: usize,
@@ -66,7 +71,9 @@ fn parse_labels(text: &str) -> Vec<Label> {
         let (k, v) = pair.split_once("=\"").expect("synthetic labels are name=\"value\"");
         labels.push(Label { name: k.into(), value: v.trim_end_matches('"').into() });
     }
-    labels.push(Label { name: "job".into(), value: "node".into() });
+    if !labels.iter().any(|l| l.name == "job") {
+        labels.push(Label { name: "job".into(), value: "node".into() });
+    }
     labels.sort_by(|a, b| a.name.cmp(&b.name));
     labels
 }
@@ -233,12 +240,17 @@ fn load(server: &Server, data: &Arc<Vec<TargetData>>, senders: usize) -> (u64, f
     runtime.block_on(async {
         let client = reqwest::Client::new();
         let mut tasks = Vec::new();
+        let barrier = Arc::new(tokio::sync::Barrier::new(senders));
         for sender in 0..senders {
             let (client, data, url, acked, failed) = (client.clone(), data.clone(), server.write_url.clone(), acked.clone(), failed.clone());
+            let barrier = barrier.clone();
             tasks.push(tokio::spawn(async move {
                 let mine: Vec<usize> = (0..data.len()).filter(|t| t % senders == sender).collect();
                 let rounds = data.first().map_or(0, |d| d.scrapes.div_ceil(SCRAPES_PER_REQUEST));
                 for r in 0..rounds {
+                    if r % ROUNDS_PER_BARRIER == 0 {
+                        barrier.wait().await;
+                    }
                     for &t in &mine {
                         let (body, count) = request(&data[t], r);
                         let mut attempt = 0;
@@ -330,17 +342,20 @@ fn main() {
         acked as f64 / wall,
         acked as f64 / cpu
     );
+    let rss_after_load = rss_bytes(pharos.child.id());
+    // Let maintenance cut and compact what it will (it runs every 30 s), then measure the steady
+    // state: the head holds the newest hours, as it does under live traffic.
+    std::thread::sleep(Duration::from_secs(35));
     let rss = rss_bytes(pharos.child.id());
     let head_series = scrape_value(&pharos.base, "pharos_tsdb_head_series");
     println!(
-        "pharos: RSS {:.1} MiB ({:.1} MiB idle) for {head_series} head series = {:.0} bytes per active series ({:.0} above idle)",
+        "pharos: RSS {:.1} MiB ({:.1} MiB idle, {:.1} MiB right after the load) for {head_series} head series = {:.0} bytes per active series ({:.0} above idle)",
         rss / 1048576.0,
         rss_idle / 1048576.0,
+        rss_after_load / 1048576.0,
         rss / head_series,
         (rss - rss_idle) / head_series
     );
-    // Let maintenance cut and compact what it will (it runs every 30 s).
-    std::thread::sleep(Duration::from_secs(35));
     let block_bytes = scrape_value(&pharos.base, "pharos_tsdb_block_bytes");
     let block_samples = scrape_value(&pharos.base, "pharos_tsdb_block_samples");
     let data_dir_bytes = dir_size(&pharos.dir.path().join("data"));

@@ -39,12 +39,7 @@ pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, String> {
                     return Err(p.error("metric name must not be set twice"));
                 }
                 matchers.push(Matcher::equal(METRIC_NAME, name));
-                p.skip_ws();
-                if !p.eat(',') {
-                    p.skip_ws();
-                    if !p.eat('}') {
-                        return Err(p.error("expected comma or closing brace"));
-                    }
+                if p.end_of_item()? {
                     break;
                 }
                 continue;
@@ -57,12 +52,7 @@ pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, String> {
                 return Err(p.error("metric name must not be set twice"));
             }
             matchers.push(Matcher::new(op, name, value).map_err(|e| e.to_string())?);
-            p.skip_ws();
-            if !p.eat(',') {
-                p.skip_ws();
-                if !p.eat('}') {
-                    return Err(p.error("expected comma or closing brace"));
-                }
+            if p.end_of_item()? {
                 break;
             }
         }
@@ -109,6 +99,18 @@ impl<'a> Cursor<'a> {
         while self.peek().is_some_and(char::is_whitespace) {
             self.pos += self.peek().map_or(1, char::len_utf8);
         }
+    }
+
+    /// After a matcher: a comma (more may follow) or the closing brace (true).
+    fn end_of_item(&mut self) -> Result<bool, String> {
+        self.skip_ws();
+        if self.eat(',') {
+            return Ok(false);
+        }
+        if self.eat('}') {
+            return Ok(true);
+        }
+        Err(self.error("expected comma or closing brace"))
     }
 
     fn error(&self, what: &str) -> String {

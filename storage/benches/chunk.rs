@@ -11,7 +11,8 @@
 //! - `column/decode`: `decode_series_into` of those records;
 //! - `page/compress`, `page/decompress+decode`: the zstd page layer around the column records.
 //!
-//! Pass `-- --figures-only` to print the size figures and skip the timing.
+//! Pass `-- --figures-only` to print the size figures and skip the timing; set
+//! `PHAROS_BENCH_SKIP_FIGURES=1` to skip the figures (when profiling one benchmark).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -46,8 +47,12 @@ fn print_figures() {
         let fleet = Fleet::ordered(targets, scrapes, jitter, order);
         let mut line = format!("  {label:<16} {:<7} jitter, {:<6} order:", format!("{jitter:?}"), format!("{order:?}"));
         for shared_timestamps in [false, true] {
-            let options =
-                MeasureOptions { chunk_samples: CHUNK_SAMPLES, zstd_level: DEFAULT_PAGE_ZSTD_LEVEL, verify: true, shared_timestamps };
+            let options = MeasureOptions {
+                chunk_samples: CHUNK_SAMPLES,
+                zstd_level: DEFAULT_PAGE_ZSTD_LEVEL,
+                verify: true,
+                shared_timestamps,
+            };
             match measure_fleet_with(&fleet, &options, |_| true) {
                 Ok(f) if !shared_timestamps => line.push_str(&format!(
                     " {} series, {} samples; XOR {:.3}; column raw {:.3}, paged {:.3}",
@@ -58,7 +63,7 @@ fn print_figures() {
                     f.column_page_bytes_per_sample(),
                 )),
                 Ok(f) => line.push_str(&format!(
-                    "; shared timestamps: paged {:.3} ({} columns, {:.3} of it)",
+                    "; shared timestamps: paged {:.3} ({} columns, {:.4} of it)",
                     f.column_page_bytes_per_sample(),
                     f.timestamp_columns,
                     f.timestamp_column_bytes as f64 / f.samples.max(1) as f64
@@ -201,7 +206,9 @@ fn benches(c: &mut Criterion) {
 }
 
 fn main() {
-    print_figures();
+    if std::env::var_os("PHAROS_BENCH_SKIP_FIGURES").is_none() {
+        print_figures();
+    }
     if std::env::args().any(|arg| arg == "--figures-only") {
         return;
     }

@@ -1,23 +1,29 @@
 //! The immutable on-disk block: every series' samples for one time range, in one file. Byte layout:
 //! `docs/format/block.md`.
 //!
-//! A block file is a header, six sections back to back — data pages, page index, symbols, series,
-//! postings, metadata — and a fixed-size footer that gives each section's offset, length and CRC32C
-//! plus the block's time range and counts. Data pages hold column records (see
-//! [`super::chunk`]) of many series concatenated and zstd-compressed; each page has its own CRC32C
-//! in the page index and is verified when it is read.
+//! A block file is a header, seven sections back to back — data pages, page index, timestamp
+//! columns, symbols, series, postings, metadata — and a fixed-size footer that gives each section's
+//! offset, length and CRC32C plus the block's time range and counts. Data pages hold column records
+//! (see [`super::chunk`]) of many series concatenated and zstd-compressed; each page has its own
+//! CRC32C in the page index and is verified when it is read.
+//!
+//! Series scraped together have identical timestamps. The writer stores each timestamp sequence
+//! that two or more series share once, as a timestamp column on the first pages, and those
+//! series' records refer to it by number instead of repeating it; a series whose sequence is its
+//! own keeps it in its record. Series stay in label order, so neighbouring records are the same
+//! metric of different targets, whose values compress well together.
 //!
 //! [`write_block`] writes `<name>.tmp`, fsyncs it, renames it to `<name>` and fsyncs the
 //! directory, so a block is either absent or complete. [`Block::open`] maps the file, verifies the
-//! footer and every section but the pages, and decodes the index (symbols, series, postings,
-//! metadata) into memory; pages stay in the mapping until a query needs them. Every structural
+//! footer and every section but the pages, and decodes the index (timestamp columns, symbols,
+//! series, postings, metadata) into memory; pages stay in the mapping until a query needs them. A
+//! query decompresses each page it needs once, timestamp-column pages included. Every structural
 //! promise the reader relies on is checked at open, so a damaged file is reported as
 //! [`StorageError::Corrupt`] naming the file and the section — never a panic, never wrong data.
 
-// The tsdb does not write or open blocks yet; remove this once it does.
-
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::hash::{DefaultHasher, Hasher};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -26,7 +32,9 @@ use memmap2::Mmap;
 
 use super::SeriesSamples;
 use super::chunk::{
-    DEFAULT_PAGE_ZSTD_LEVEL, PAGE_TARGET_RAW_BYTES, compress_page, decode_series_into, decompress_page, encode_series,
+    DEFAULT_PAGE_ZSTD_LEVEL, PAGE_TARGET_RAW_BYTES, compress_page, decode_series_with_timestamps_into,
+    decode_timestamps_into, decompress_page, encode_series, encode_series_shared_timestamps, encode_timestamps,
+    shared_timestamps_ref,
 };
 use super::matcher::Matcher;
 use super::model::{Labels, MetricMetadata, MetricType, Sample};
@@ -36,8 +44,8 @@ use crate::StorageError;
 
 /// First and last bytes of every block file.
 pub const BLOCK_MAGIC: [u8; 4] = *b"PHBK";
-/// Block format version.
-pub const BLOCK_VERSION: u8 = 1;
+/// Block format version (2: shared timestamp columns).
+pub const BLOCK_VERSION: u8 = 2;
 
 const HEADER_LEN: usize = 8;
 /// Per section in the footer: u64 offset, u64 length, u32 CRC32C.
@@ -52,20 +60,29 @@ const FOOTER_CHECKED_LEN: usize = FOOTER_LEN - 8;
 enum Section {
     Pages,
     PageIndex,
+    TimestampColumns,
     Symbols,
     Series,
     Postings,
     Metadata,
 }
 
-const SECTIONS: [Section; 6] =
-    [Section::Pages, Section::PageIndex, Section::Symbols, Section::Series, Section::Postings, Section::Metadata];
+const SECTIONS: [Section; 7] = [
+    Section::Pages,
+    Section::PageIndex,
+    Section::TimestampColumns,
+    Section::Symbols,
+    Section::Series,
+    Section::Postings,
+    Section::Metadata,
+];
 
 impl Section {
     fn name(self) -> &'static str {
         match self {
             Section::Pages => "pages",
             Section::PageIndex => "page index",
+            Section::TimestampColumns => "timestamp columns",
             Section::Symbols => "symbols",
             Section::Series => "series",
             Section::Postings => "postings",
@@ -141,11 +158,42 @@ struct PageEntry {
 /// A series accepted by the writer, before its labels become symbol ids.
 struct WrittenSeries {
     labels: Labels,
+    /// `None` when the record holds the series' own timestamps.
+    timestamp_column: Option<u32>,
+    times: RecordTimes,
+    page: u32,
+    offset_in_page: u32,
+}
+
+/// A timestamp column as the writer placed it.
+struct WrittenColumn {
+    times: RecordTimes,
+    page: u32,
+    offset_in_page: u32,
+}
+
+/// The first and last timestamp and the sample count of a record, as the index stores them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RecordTimes {
     min_t: i64,
     max_t: i64,
     samples: u64,
-    page: u32,
-    offset_in_page: u32,
+}
+
+impl RecordTimes {
+    /// The times of `samples`, which are sorted and not empty.
+    fn of(samples: &[Sample]) -> RecordTimes {
+        let (min_t, max_t) = (samples.first().map_or(0, |s| s.t), samples.last().map_or(0, |s| s.t));
+        RecordTimes { min_t, max_t, samples: samples.len() as u64 }
+    }
+
+    /// Append as the index stores them: the first timestamp relative to the block's mint (a few
+    /// bytes), the span as unsigned (max_t ≥ min_t), the count.
+    fn put(&self, block_mint: i64, out: &mut Vec<u8>) {
+        put_uvarint(out, (self.min_t as u64).wrapping_sub(block_mint as u64));
+        put_uvarint(out, (self.max_t as u64).wrapping_sub(self.min_t as u64));
+        put_uvarint(out, self.samples);
+    }
 }
 
 /// Appends to the temporary file, keeping its position.
@@ -200,6 +248,23 @@ fn write_block_file(
     series: impl Iterator<Item = (Labels, Vec<Sample>)>,
     metadata: &[MetricMetadata],
 ) -> Result<BlockMeta, StorageError> {
+    // Every series is needed before the first record: the timestamp columns come first.
+    let mut input: Vec<(Labels, Vec<Sample>)> = Vec::new();
+    let mut skipped_last: Option<Labels> = None;
+    for (labels, samples) in series {
+        check_series_input(path, &labels, &samples, skipped_last.as_ref().or(input.last().map(|(l, _)| l)))?;
+        if samples.is_empty() {
+            skipped_last = Some(labels);
+            continue;
+        }
+        skipped_last = None;
+        if input.len() >= u32::MAX as usize {
+            return Err(invalid_input(path, "more series than a block can number".into()));
+        }
+        input.push((labels, samples));
+    }
+    let sharing = SharedTimestamps::find(&input);
+
     let file = OpenOptions::new().write(true).create(true).truncate(true).open(path).map_err(io_error(path))?;
     let mut sink = FileSink { out: BufWriter::with_capacity(1 << 20, file), path, position: 0 };
     let mut header = [0u8; HEADER_LEN];
@@ -207,55 +272,57 @@ fn write_block_file(
     header[4] = BLOCK_VERSION;
     sink.write(&header)?;
 
-    // Data pages, streamed as they fill; the index is built in memory.
+    // Data pages, streamed as they fill; the index is built in memory. The timestamp columns
+    // first, on pages of their own, then every series' record in series order.
     let pages_offset = sink.position;
-    let mut pages: Vec<(u64, u64, u32)> = Vec::new(); // (compressed length, raw length, crc)
-    let mut raw_page: Vec<u8> = Vec::with_capacity(PAGE_TARGET_RAW_BYTES + PAGE_TARGET_RAW_BYTES / 4);
-    let mut accepted: Vec<WrittenSeries> = Vec::new();
-    let mut skipped_last: Option<Labels> = None;
+    let mut pages = PageWriter::default();
+    let mut columns: Vec<WrittenColumn> = Vec::with_capacity(sharing.first_series.len());
+    let mut timestamps: Vec<i64> = Vec::new();
+    for &first in &sharing.first_series {
+        let (page, offset_in_page) = pages.next_place(path)?;
+        let samples = &input[first].1;
+        columns.push(WrittenColumn { times: RecordTimes::of(samples), page, offset_in_page });
+        timestamps.clear();
+        timestamps.extend(samples.iter().map(|s| s.t));
+        encode_timestamps(&timestamps, &mut pages.raw);
+        pages.record_added(&mut sink)?;
+    }
+    pages.finish_page(&mut sink)?;
+    let mut accepted: Vec<WrittenSeries> = Vec::with_capacity(input.len());
     let (mut mint, mut maxt, mut total_samples) = (i64::MAX, i64::MIN, 0u64);
-    for (labels, samples) in series {
-        check_series_input(path, &labels, &samples, skipped_last.as_ref().or(accepted.last().map(|s| &s.labels)))?;
-        let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
-            skipped_last = Some(labels);
-            continue;
-        };
-        skipped_last = None;
-        if accepted.len() >= u32::MAX as usize {
-            return Err(invalid_input(path, "more series than a block can number".into()));
+    for ((labels, samples), timestamp_column) in input.into_iter().zip(sharing.column_of) {
+        let (page, offset_in_page) = pages.next_place(path)?;
+        match timestamp_column {
+            Some(column) => encode_series_shared_timestamps(&samples, u64::from(column), &mut pages.raw),
+            None => encode_series(&samples, &mut pages.raw),
         }
-        let offset_in_page = u32::try_from(raw_page.len())
-            .map_err(|_| invalid_input(path, format!("series {labels} does not fit in a page")))?;
-        let page = u32::try_from(pages.len()).map_err(|_| invalid_input(path, "too many pages".into()))?;
-        encode_series(&samples, &mut raw_page);
-        mint = mint.min(first.t);
-        maxt = maxt.max(last.t);
-        total_samples += samples.len() as u64;
-        accepted.push(WrittenSeries {
-            labels,
-            min_t: first.t,
-            max_t: last.t,
-            samples: samples.len() as u64,
-            page,
-            offset_in_page,
-        });
-        if raw_page.len() >= PAGE_TARGET_RAW_BYTES {
-            pages.push(write_page(&mut sink, &mut raw_page)?);
-        }
+        let times = RecordTimes::of(&samples);
+        mint = mint.min(times.min_t);
+        maxt = maxt.max(times.max_t);
+        total_samples += times.samples;
+        accepted.push(WrittenSeries { labels, timestamp_column, times, page, offset_in_page });
+        pages.record_added(&mut sink)?;
     }
-    if !raw_page.is_empty() {
-        pages.push(write_page(&mut sink, &mut raw_page)?);
-    }
+    pages.finish_page(&mut sink)?;
     let pages_entry = SectionEntry { offset: pages_offset, length: sink.position - pages_offset, crc: 0 };
 
     let mut section = Vec::new();
-    put_uvarint(&mut section, pages.len() as u64);
-    for &(compressed_len, raw_len, crc) in &pages {
+    put_uvarint(&mut section, pages.written.len() as u64);
+    for &(compressed_len, raw_len, crc) in &pages.written {
         put_uvarint(&mut section, compressed_len);
         put_uvarint(&mut section, raw_len);
         section.extend_from_slice(&crc.to_le_bytes());
     }
     let page_index_entry = sink.section(&section)?;
+
+    section.clear();
+    put_uvarint(&mut section, columns.len() as u64);
+    for column in &columns {
+        column.times.put(mint, &mut section);
+        put_uvarint(&mut section, u64::from(column.page));
+        put_uvarint(&mut section, u64::from(column.offset_in_page));
+    }
+    let timestamp_columns_entry = sink.section(&section)?;
 
     let symbols: Vec<&str> = accepted
         .iter()
@@ -283,10 +350,14 @@ fn write_block_file(
             put_uvarint(&mut section, u64::from(value));
             pair_series.push((name, value, index as u32));
         }
-        // Relative to the block's mint, so a few bytes; the span as unsigned (max_t ≥ min_t).
-        put_uvarint(&mut section, (series.min_t as u64).wrapping_sub(mint as u64));
-        put_uvarint(&mut section, (series.max_t as u64).wrapping_sub(series.min_t as u64));
-        put_uvarint(&mut section, series.samples);
+        // A series with a timestamp column has the column's times, stored with the column.
+        match series.timestamp_column {
+            Some(column) => put_uvarint(&mut section, u64::from(column) + 1),
+            None => {
+                put_uvarint(&mut section, 0);
+                series.times.put(mint, &mut section);
+            }
+        }
         put_uvarint(&mut section, u64::from(series.page));
         put_uvarint(&mut section, u64::from(series.offset_in_page));
     }
@@ -322,7 +393,16 @@ fn write_block_file(
     let metadata_entry = sink.section(&section)?;
 
     let mut footer = Vec::with_capacity(FOOTER_LEN);
-    for entry in [pages_entry, page_index_entry, symbols_entry, series_entry, postings_entry, metadata_entry] {
+    let entries = [
+        pages_entry,
+        page_index_entry,
+        timestamp_columns_entry,
+        symbols_entry,
+        series_entry,
+        postings_entry,
+        metadata_entry,
+    ];
+    for entry in entries {
         footer.extend_from_slice(&entry.offset.to_le_bytes());
         footer.extend_from_slice(&entry.length.to_le_bytes());
         footer.extend_from_slice(&entry.crc.to_le_bytes());
@@ -367,15 +447,105 @@ fn check_series_input(
     Ok(())
 }
 
-/// Compress `raw_page`, append it to the file and empty the buffer; returns its page-index entry.
-fn write_page(sink: &mut FileSink<'_>, raw_page: &mut Vec<u8>) -> Result<(u64, u64, u32), StorageError> {
-    let compressed = compress_page(raw_page, DEFAULT_PAGE_ZSTD_LEVEL)
-        .map_err(|e| StorageError::Io { path: sink.path.to_path_buf(), source: io::Error::other(e.to_string()) })?;
-    let crc = crc32c::crc32c(&compressed);
-    sink.write(&compressed)?;
-    let entry = (compressed.len() as u64, raw_page.len() as u64, crc);
-    raw_page.clear();
-    Ok(entry)
+/// Which series share their timestamp sequence (series scraped together have identical ones):
+/// every sequence that two or more series have becomes one timestamp column, numbered in the
+/// order of the first series that has it.
+struct SharedTimestamps {
+    /// Per series, the column its record refers to; `None` for a sequence no other series has.
+    column_of: Vec<Option<u32>>,
+    /// Per column, the first series that has it (whose timestamps the column stores).
+    first_series: Vec<usize>,
+}
+
+impl SharedTimestamps {
+    fn find(series: &[(Labels, Vec<Sample>)]) -> SharedTimestamps {
+        // Distinct sequences by the hash of their timestamps; equal hashes are confirmed by
+        // comparing the sequences themselves.
+        let mut sequences_by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut sequence_first_series: Vec<usize> = Vec::new();
+        let mut sequence_users: Vec<usize> = Vec::new();
+        let mut sequence_of: Vec<usize> = Vec::with_capacity(series.len());
+        for (index, (_, samples)) in series.iter().enumerate() {
+            let candidates = sequences_by_hash.entry(timestamps_hash(samples)).or_default();
+            let same_timestamps = |&sequence: &usize| {
+                let first = &series[sequence_first_series[sequence]].1;
+                first.len() == samples.len() && first.iter().zip(samples).all(|(a, b)| a.t == b.t)
+            };
+            let sequence = match candidates.iter().copied().find(same_timestamps) {
+                Some(sequence) => sequence,
+                None => {
+                    candidates.push(sequence_first_series.len());
+                    sequence_first_series.push(index);
+                    sequence_users.push(0);
+                    sequence_first_series.len() - 1
+                }
+            };
+            sequence_users[sequence] += 1;
+            sequence_of.push(sequence);
+        }
+        let mut column_of_sequence: Vec<Option<u32>> = vec![None; sequence_first_series.len()];
+        let mut first_series = Vec::new();
+        for (sequence, &users) in sequence_users.iter().enumerate() {
+            if users >= 2 {
+                // At most one column per two series, and series are numbered by u32.
+                column_of_sequence[sequence] = Some(first_series.len() as u32);
+                first_series.push(sequence_first_series[sequence]);
+            }
+        }
+        let column_of = sequence_of.into_iter().map(|sequence| column_of_sequence[sequence]).collect();
+        SharedTimestamps { column_of, first_series }
+    }
+}
+
+fn timestamps_hash(samples: &[Sample]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hasher.write_usize(samples.len());
+    for sample in samples {
+        hasher.write_i64(sample.t);
+    }
+    hasher.finish()
+}
+
+/// Gathers records into a raw page and writes each page, compressed, once it is full.
+#[derive(Default)]
+struct PageWriter {
+    /// The page being filled.
+    raw: Vec<u8>,
+    /// Page-index entries of the pages written: (compressed length, raw length, CRC32C).
+    written: Vec<(u64, u64, u32)>,
+}
+
+impl PageWriter {
+    /// Where a record appended now lands: (page, byte offset in the raw page).
+    fn next_place(&self, path: &Path) -> Result<(u32, u32), StorageError> {
+        let page = u32::try_from(self.written.len()).map_err(|_| invalid_input(path, "too many pages".into()))?;
+        let offset = u32::try_from(self.raw.len())
+            .map_err(|_| invalid_input(path, "a record does not fit in a page".into()))?;
+        Ok((page, offset))
+    }
+
+    /// Call after appending a record to `raw`: writes the page once it reaches its target size.
+    fn record_added(&mut self, sink: &mut FileSink<'_>) -> Result<(), StorageError> {
+        if self.raw.len() >= PAGE_TARGET_RAW_BYTES {
+            self.finish_page(sink)?;
+        }
+        Ok(())
+    }
+
+    /// Compress the page being filled, if it holds anything, append it to the file and start the
+    /// next one.
+    fn finish_page(&mut self, sink: &mut FileSink<'_>) -> Result<(), StorageError> {
+        if self.raw.is_empty() {
+            return Ok(());
+        }
+        let compressed = compress_page(&self.raw, DEFAULT_PAGE_ZSTD_LEVEL)
+            .map_err(|e| StorageError::Io { path: sink.path.to_path_buf(), source: io::Error::other(e.to_string()) })?;
+        let crc = crc32c::crc32c(&compressed);
+        sink.write(&compressed)?;
+        self.written.push((compressed.len() as u64, self.raw.len() as u64, crc));
+        self.raw.clear();
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,9 +577,24 @@ struct SeriesEntry {
     min_t: i64,
     max_t: i64,
     samples: u64,
+    /// The timestamp column its record refers to (whose times are the series'), if any.
+    timestamp_column: Option<usize>,
     page: usize,
     offset_in_page: usize,
 }
+
+/// One entry of the timestamp columns section.
+#[derive(Clone, Copy, Debug)]
+struct TimestampColumnEntry {
+    min_t: i64,
+    max_t: i64,
+    samples: u64,
+    page: usize,
+    offset_in_page: usize,
+}
+
+/// Timestamp columns decoded during one query, by column number.
+type DecodedColumns = HashMap<usize, Vec<i64>>;
 
 /// Every distinct label string, sorted, so an id is a rank and lookups are binary searches.
 #[derive(Debug, Default)]
@@ -506,6 +691,8 @@ pub struct Block {
     bytes: BlockBytes,
     meta: BlockMeta,
     pages: Vec<PageEntry>,
+    /// In column order, which is page order: the columns fill the first pages.
+    timestamp_columns: Vec<TimestampColumnEntry>,
     series: Vec<SeriesEntry>,
     /// Label pairs (name id, value id) of every series, concatenated.
     series_pairs: Vec<(u32, u32)>,
@@ -519,6 +706,7 @@ impl fmt::Debug for Block {
             .field("path", &self.path)
             .field("meta", &self.meta)
             .field("pages", &self.pages.len())
+            .field("timestamp_columns", &self.timestamp_columns.len())
             .finish()
     }
 }
@@ -544,6 +732,7 @@ impl Block {
             bytes,
             meta: parsed.meta,
             pages: parsed.pages,
+            timestamp_columns: parsed.timestamp_columns,
             series: parsed.series,
             series_pairs: parsed.series_pairs,
             index: parsed.index,
@@ -565,8 +754,8 @@ impl Block {
     }
 
     /// Series matching all `matchers` with their samples in `[mint, maxt]` (inclusive), sorted by
-    /// labels; series without samples in the range are left out. Each needed page is read,
-    /// verified and decompressed once per call.
+    /// labels; series without samples in the range are left out. Each needed page (timestamp
+    /// columns included) is read, verified and decompressed once per call.
     pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, StorageError> {
         if mint > maxt || self.meta.maxt < mint || self.meta.mint > maxt {
             return Ok(Vec::new());
@@ -591,10 +780,13 @@ impl Block {
         self.read_series(self.index.all_series(), i64::MIN, i64::MAX)
     }
 
-    /// Decode the series `indexes` (ascending) restricted to `[mint, maxt]`.
+    /// Decode the series `indexes` (ascending) restricted to `[mint, maxt]`. Records are laid out
+    /// in series order, so one decompressed series page is kept at a time; the timestamp columns
+    /// the records refer to are kept for the whole call.
     fn read_series(&self, indexes: Vec<u32>, mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, StorageError> {
         let mut selected = Vec::new();
         let mut page_cache: Option<(usize, Vec<u8>)> = None;
+        let mut columns = DecodedColumns::new();
         for index in indexes {
             let index = index as usize;
             let Some(entry) = self.series.get(index) else { continue };
@@ -605,7 +797,7 @@ impl Block {
                 page_cache = Some((entry.page, self.read_page(entry.page)?));
             }
             let raw_page = page_cache.as_ref().map_or(&[][..], |(_, raw)| raw.as_slice());
-            let mut samples = self.decode_series(index, entry, raw_page)?;
+            let mut samples = self.decode_series(index, entry, raw_page, &mut columns)?;
             let start = samples.partition_point(|s| s.t < mint);
             let end = samples.partition_point(|s| s.t <= maxt);
             if start >= end {
@@ -645,7 +837,15 @@ impl Block {
     }
 
     /// Decode series `index` from its decompressed page and check it against the series table.
-    fn decode_series(&self, index: usize, entry: &SeriesEntry, raw_page: &[u8]) -> Result<Vec<Sample>, StorageError> {
+    /// A record that refers to a timestamp column gets it from `columns`, which first decodes it
+    /// (and the other columns of its page) if this call has not yet.
+    fn decode_series(
+        &self,
+        index: usize,
+        entry: &SeriesEntry,
+        raw_page: &[u8],
+        columns: &mut DecodedColumns,
+    ) -> Result<Vec<Sample>, StorageError> {
         let page = entry.page;
         let record_end = match self.series.get(index + 1) {
             Some(next) if next.page == page => next.offset_in_page,
@@ -654,9 +854,27 @@ impl Block {
         let record = raw_page.get(entry.offset_in_page..record_end).ok_or_else(|| {
             self.corrupt(format!("pages section: page {page}: series {index} record lies outside the page"))
         })?;
+        let record_error = |e| self.corrupt(format!("pages section: page {page}: series {index}: {e}"));
+        let reference = shared_timestamps_ref(record).map_err(record_error)?;
+        if reference != entry.timestamp_column.map(|column| column as u64) {
+            let detail = match reference {
+                Some(reference) => format!("record refers to timestamp column {reference}"),
+                None => "record holds its own timestamps".to_string(),
+            };
+            return Err(self.corrupt(format!(
+                "pages section: page {page}: series {index}: {detail}, unlike the series table"
+            )));
+        }
+        if let Some(column) = entry.timestamp_column
+            && !columns.contains_key(&column)
+        {
+            let column_page = self.timestamp_columns.get(column).map_or(usize::MAX, |c| c.page);
+            self.decode_timestamp_columns(column_page, columns)?;
+        }
         let mut samples = Vec::new();
-        let consumed = decode_series_into(record, &mut samples)
-            .map_err(|e| self.corrupt(format!("pages section: page {page}: series {index}: {e}")))?;
+        let shared_column = |_| entry.timestamp_column.and_then(|column| columns.get(&column)).map(Vec::as_slice);
+        let consumed =
+            decode_series_with_timestamps_into(record, shared_column, &mut samples).map_err(record_error)?;
         let consistent = consumed == record.len()
             && samples.len() as u64 == entry.samples
             && samples.first().is_some_and(|s| s.t == entry.min_t)
@@ -668,6 +886,40 @@ impl Block {
             )));
         }
         Ok(samples)
+    }
+
+    /// Read page `page` and decode every timestamp column on it into `columns`. Each column must
+    /// fill its place in the page exactly and match its entry: sample count, first and last
+    /// timestamp, strictly ascending in between.
+    fn decode_timestamp_columns(&self, page: usize, columns: &mut DecodedColumns) -> Result<(), StorageError> {
+        let raw_page = self.read_page(page)?;
+        // Columns are in page order (checked at open), so those of one page are a run.
+        let first = self.timestamp_columns.partition_point(|c| c.page < page);
+        let end = self.timestamp_columns.partition_point(|c| c.page <= page);
+        for (column, entry) in self.timestamp_columns.iter().enumerate().take(end).skip(first) {
+            let record_end = match self.timestamp_columns.get(column + 1) {
+                Some(next) if next.page == page => next.offset_in_page,
+                _ => raw_page.len(),
+            };
+            let column_error = |detail: String| {
+                self.corrupt(format!("pages section: page {page}: timestamp column {column}: {detail}"))
+            };
+            let record = raw_page
+                .get(entry.offset_in_page..record_end)
+                .ok_or_else(|| column_error("record lies outside the page".to_string()))?;
+            let mut timestamps = Vec::new();
+            let consumed = decode_timestamps_into(record, &mut timestamps).map_err(|e| column_error(e.to_string()))?;
+            let consistent = consumed == record.len()
+                && timestamps.len() as u64 == entry.samples
+                && timestamps.first() == Some(&entry.min_t)
+                && timestamps.last() == Some(&entry.max_t)
+                && timestamps.windows(2).all(|pair| pair[0] < pair[1]);
+            if !consistent {
+                return Err(column_error("record does not match the timestamp columns section".to_string()));
+            }
+            columns.insert(column, timestamps);
+        }
+        Ok(())
     }
 
     fn labels_of(&self, entry: &SeriesEntry) -> Labels {
@@ -685,6 +937,7 @@ impl Block {
 struct ParsedBlock {
     meta: BlockMeta,
     pages: Vec<PageEntry>,
+    timestamp_columns: Vec<TimestampColumnEntry>,
     series: Vec<SeriesEntry>,
     series_pairs: Vec<(u32, u32)>,
     index: BlockIndex,
@@ -747,6 +1000,23 @@ impl<'a> SectionReader<'a> {
     fn u32_le(&mut self, what: &str) -> Result<u32, StorageError> {
         let bytes = self.reader.bytes(4).ok_or_else(|| self.corrupt(format_args!("truncated {what}")))?;
         Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
+    /// A record's times as [`RecordTimes::put`] stores them: the first timestamp relative to
+    /// `block_mint`, the span, the sample count (at least 1, at most span + 1).
+    fn record_times(&mut self, block_mint: i64, owner: fmt::Arguments<'_>) -> Result<RecordTimes, StorageError> {
+        let from_block_mint = self.uvarint("min time")?;
+        let span = self.uvarint("time span")?;
+        let min_t = i64::try_from(i128::from(block_mint) + i128::from(from_block_mint));
+        let max_t = min_t.and_then(|min_t| i64::try_from(i128::from(min_t) + i128::from(span)));
+        let (Ok(min_t), Ok(max_t)) = (min_t, max_t) else {
+            return Err(self.corrupt(format_args!("{owner}: time range overflows")));
+        };
+        let samples = self.uvarint("sample count")?;
+        if samples == 0 || samples - 1 > span {
+            return Err(self.corrupt(format_args!("{owner}: {samples} samples cannot span {span} ms")));
+        }
+        Ok(RecordTimes { min_t, max_t, samples })
     }
 
     fn str(&mut self, what: &str) -> Result<&'a str, StorageError> {
@@ -839,14 +1109,15 @@ fn parse_block(path: &Path, bytes: &[u8]) -> Result<ParsedBlock, StorageError> {
     let footer_samples = le_u64(footer, table_len + 24);
 
     let pages = parse_page_index(path, sections[1], HEADER_LEN, sections[0].len())?;
-    let symbols = parse_symbols(path, sections[2])?;
-    let table = parse_series(path, sections[3], footer_mint, symbols.len(), &pages)?;
+    let timestamp_columns = parse_timestamp_columns(path, sections[2], footer_mint, &pages)?;
+    let symbols = parse_symbols(path, sections[3])?;
+    let table = parse_series(path, sections[4], footer_mint, symbols.len(), &pages, &timestamp_columns)?;
     let from_table = (table.mint, table.maxt, table.entries.len() as u64, table.samples);
     if from_table != (footer_mint, footer_maxt, footer_series, footer_samples) {
         return Err(corrupt(path, "footer: time range or counts differ from the series table"));
     }
-    let index = parse_postings(path, sections[4], symbols, &table.entries, &table.pairs)?;
-    let metadata = parse_metadata(path, sections[5])?;
+    let index = parse_postings(path, sections[5], symbols, &table.entries, &table.pairs)?;
+    let metadata = parse_metadata(path, sections[6])?;
     Ok(ParsedBlock {
         meta: BlockMeta {
             mint: footer_mint,
@@ -856,6 +1127,7 @@ fn parse_block(path: &Path, bytes: &[u8]) -> Result<ParsedBlock, StorageError> {
             bytes: file_len as u64,
         },
         pages,
+        timestamp_columns,
         series: table.entries,
         series_pairs: table.pairs,
         index,
@@ -897,6 +1169,47 @@ fn parse_page_index(
     Ok(pages)
 }
 
+/// Whether a record at `page`/`offset` leaves no gap after `previous`, the record before it in
+/// the same run of records: later in the same page, or at the start of the next page. The first
+/// record of the run (`previous` is `None`) must start page `first_page`.
+fn follows_without_gap(previous: Option<(usize, usize)>, first_page: usize, page: usize, offset: usize) -> bool {
+    match previous {
+        None => page == first_page && offset == 0,
+        Some((previous_page, previous_offset)) if previous_page == page => offset > previous_offset,
+        Some((previous_page, _)) => previous_page.checked_add(1) == Some(page) && offset == 0,
+    }
+}
+
+/// Decode the timestamp columns section: the columns' records fill the first pages in column
+/// order, the first at page 0 offset 0, with no gaps — so a column ends where the next begins or
+/// at the end of its page, and the series records start on the page after the last column's.
+fn parse_timestamp_columns(
+    path: &Path,
+    bytes: &[u8],
+    block_mint: i64,
+    pages: &[PageEntry],
+) -> Result<Vec<TimestampColumnEntry>, StorageError> {
+    let mut r = SectionReader::new(path, Section::TimestampColumns, bytes);
+    let count = r.count("timestamp column count")?;
+    let mut columns: Vec<TimestampColumnEntry> = Vec::with_capacity(count);
+    for column in 0..count {
+        let times = r.record_times(block_mint, format_args!("timestamp column {column}"))?;
+        let page = r.usize("page number")?;
+        let offset_in_page = r.usize("offset in page")?;
+        let previous = columns.last().map(|c| (c.page, c.offset_in_page));
+        if !follows_without_gap(previous, 0, page, offset_in_page)
+            || pages.get(page).is_none_or(|p| offset_in_page >= p.raw_len)
+        {
+            let place = format!("page {page} offset {offset_in_page}");
+            return Err(r.corrupt(format_args!("timestamp column {column}: record at {place} is out of place")));
+        }
+        let RecordTimes { min_t, max_t, samples } = times;
+        columns.push(TimestampColumnEntry { min_t, max_t, samples, page, offset_in_page });
+    }
+    r.finish()?;
+    Ok(columns)
+}
+
 fn parse_symbols(path: &Path, bytes: &[u8]) -> Result<SymbolTable, StorageError> {
     let mut r = SectionReader::new(path, Section::Symbols, bytes);
     let count = r.count("symbol count")?;
@@ -929,16 +1242,19 @@ struct SeriesTable {
 }
 
 /// Decode the series table. Besides ids and counts in range, this checks that series are strictly
-/// ascending by labels, and that their records are laid out in order: the first series of each
-/// page at offset 0, later ones at increasing offsets, every page used — which lets a reader
-/// delimit each record by the next one and keep just one decompressed page at a time.
+/// ascending by labels, that timestamp columns exist, and that the records are laid out in order
+/// from the start of the page after the timestamp columns: the first series of each page at
+/// offset 0, later ones at increasing offsets, every page used — which lets a reader delimit each
+/// record by the next one and keep just one decompressed series page at a time.
 fn parse_series(
     path: &Path,
     bytes: &[u8],
     block_mint: i64,
     symbol_count: usize,
     pages: &[PageEntry],
+    timestamp_columns: &[TimestampColumnEntry],
 ) -> Result<SeriesTable, StorageError> {
+    let first_series_page = timestamp_columns.last().map_or(0, |column| column.page + 1);
     let mut r = SectionReader::new(path, Section::Series, bytes);
     let count = r.count("series count")?;
     if count > u32::MAX as usize {
@@ -964,36 +1280,37 @@ fn parse_series(
         {
             return Err(r.corrupt(format_args!("series {index} is not after series {} in label order", index - 1)));
         }
-        let from_block_mint = r.uvarint("min time")?;
-        let span = r.uvarint("time span")?;
-        let min_t = i64::try_from(i128::from(block_mint) + i128::from(from_block_mint));
-        let max_t = min_t.and_then(|min_t| i64::try_from(i128::from(min_t) + i128::from(span)));
-        let (Ok(min_t), Ok(max_t)) = (min_t, max_t) else {
-            return Err(r.corrupt(format_args!("series {index}: time range overflows")));
+        let (timestamp_column, times) = match r.uvarint("timestamp column")? {
+            0 => (None, r.record_times(block_mint, format_args!("series {index}"))?),
+            plus_one => {
+                let column = usize::try_from(plus_one - 1).ok().filter(|&c| c < timestamp_columns.len());
+                let Some(column) = column else {
+                    let detail = format!("series {index}: no timestamp column {}", plus_one - 1);
+                    return Err(r.corrupt(detail));
+                };
+                let TimestampColumnEntry { min_t, max_t, samples, .. } = timestamp_columns[column];
+                (Some(column), RecordTimes { min_t, max_t, samples })
+            }
         };
-        let samples = r.uvarint("sample count")?;
-        if samples == 0 || samples - 1 > span {
-            return Err(r.corrupt(format_args!("series {index}: {samples} samples cannot span {span} ms")));
-        }
+        let RecordTimes { min_t, max_t, samples } = times;
         let page = r.usize("page number")?;
         let offset_in_page = r.usize("offset in page")?;
-        let in_order = match series.last() {
-            None => page == 0 && offset_in_page == 0,
-            Some(previous) if previous.page == page => offset_in_page > previous.offset_in_page,
-            Some(previous) => page == previous.page + 1 && offset_in_page == 0,
-        };
-        if !in_order || pages.get(page).is_none_or(|p| offset_in_page >= p.raw_len) {
+        let previous = series.last().map(|s| (s.page, s.offset_in_page));
+        if !follows_without_gap(previous, first_series_page, page, offset_in_page)
+            || pages.get(page).is_none_or(|p| offset_in_page >= p.raw_len)
+        {
             let place = format!("page {page} offset {offset_in_page}");
             return Err(r.corrupt(format_args!("series {index}: record at {place} is out of place")));
         }
         mint = mint.min(min_t);
         maxt = maxt.max(max_t);
         total_samples = total_samples.checked_add(samples).ok_or_else(|| r.corrupt("sample total overflows"))?;
-        series.push(SeriesEntry { pairs_start, pairs_end, min_t, max_t, samples, page, offset_in_page });
+        series.push(SeriesEntry { pairs_start, pairs_end, min_t, max_t, samples, timestamp_column, page, offset_in_page });
     }
-    if series.last().map_or(0, |s| s.page + 1) != pages.len() {
-        let used = series.last().map_or(0, |s| s.page + 1);
-        return Err(r.corrupt(format_args!("series use {used} of {} pages", pages.len())));
+    let used = series.last().map_or(first_series_page, |s| s.page + 1);
+    if used != pages.len() {
+        let detail = format!("timestamp columns and series use {used} of {} pages", pages.len());
+        return Err(r.corrupt(detail));
     }
     r.finish()?;
     Ok(SeriesTable { entries: series, pairs, mint, maxt, samples: total_samples })
@@ -1136,6 +1453,11 @@ mod tests {
                 labels(&[("__name__", "http_requests_total"), ("code", "200"), ("job", "api")]),
                 samples(&[(1000, 1.0), (16_000, 5.5), (31_000, stale), (46_000, 7.0)]),
             ),
+            // Scraped with the one above: the two share a timestamp column.
+            (
+                labels(&[("__name__", "http_requests_total"), ("code", "500"), ("job", "api")]),
+                samples(&[(1000, 0.0), (16_000, 0.0), (31_000, stale), (46_000, 2.0)]),
+            ),
             (
                 labels(&[("__name__", "odd"), ("job", "weird \"quoted\" ✓")]),
                 samples(&[
@@ -1204,7 +1526,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let meta = write_block(tmp.path(), "empty", std::iter::empty(), &[]).unwrap();
         assert_eq!((meta.series, meta.samples, meta.mint, meta.maxt), (0, 0, i64::MAX, i64::MIN));
-        assert_eq!(meta.bytes, (HEADER_LEN + FOOTER_LEN + 5) as u64, "five one-byte zero counts");
+        assert_eq!(meta.bytes, (HEADER_LEN + FOOTER_LEN + 6) as u64, "six one-byte zero counts");
         let block = Block::open(&tmp.path().join("empty")).unwrap();
         assert_eq!(block.meta(), meta);
         assert!(block.all_series().unwrap().is_empty());
@@ -1240,7 +1562,9 @@ mod tests {
         }
     }
 
-    /// Series shaped like a small fleet, with gaps, late starts and early ends.
+    /// Series shaped like a small fleet, with gaps, late starts and early ends. The series of one
+    /// target (job and instance) are scraped together, so they share their timestamps — except,
+    /// in three targets of four, the one series that misses some scrapes.
     fn fleet_series() -> Vec<(Labels, Vec<Sample>)> {
         let mut series = Vec::new();
         for (n, name) in ["up", "node_load1", "http_requests_total"].iter().enumerate() {
@@ -1253,13 +1577,15 @@ mod tests {
                     } else if instance % 3 == 1 {
                         pairs.push(("env", "dev"));
                     }
-                    let seed = (n * 100 + j * 20) as i64 + instance;
-                    let first = (seed % 7) * 60_000;
-                    let last = 3_600_000 - (seed % 5) * 120_000;
+                    let target = (j * 20) as i64 + instance;
+                    let seed = n as i64 * 100 + target;
+                    let first = (target % 7) * 60_000;
+                    let last = 3_600_000 - (target % 5) * 120_000;
+                    let gap = (target + n as i64) % 4 == 0;
                     let points: Vec<Sample> = (0..)
-                        .map(|k| first + k * 15_000 + (k * seed) % 3)
+                        .map(|k| first + k * 15_000 + (k * target) % 3)
                         .take_while(|&t| t <= last)
-                        .filter(|t| !(seed % 4 == 0 && (1_200_000..1_500_000).contains(t)))
+                        .filter(|t| !(gap && (1_200_000..1_500_000).contains(t)))
                         .enumerate()
                         .map(|(k, t)| Sample { t, v: (seed * 1000 + k as i64) as f64 / 8.0 })
                         .collect();
@@ -1283,6 +1609,8 @@ mod tests {
         assert_eq!(tsdb.append(&batch).unwrap().samples_rejected, 0);
         write_block(tmp.path(), "fleet", input.into_iter(), &[]).unwrap();
         let block = Block::open(&tmp.path().join("fleet")).unwrap();
+        assert_eq!(block.timestamp_columns.len(), 36, "one per target");
+        assert_eq!(block.series.iter().filter(|s| s.timestamp_column.is_none()).count(), 27, "the gappy series");
         let m = |op, name: &str, value: &str| Matcher::new(op, name, value).unwrap();
         let selectors: Vec<Vec<Matcher>> = vec![
             vec![],
@@ -1406,23 +1734,36 @@ mod tests {
         assert!(err.to_string().starts_with(&format!("corrupt block {}: ", path.display())), "{err}");
         fs::write(&path, &original[..10]).unwrap();
         assert!(matches!(Block::open(&path), Err(StorageError::Corrupt { .. })));
+        // Page 0 holds the timestamp column of the two http_requests_total series: they fail,
+        // series with their own timestamps (on page 1) do not.
         let mut flipped = original.clone();
         flipped[HEADER_LEN + 3] ^= 0x10;
         fs::write(&path, &flipped).unwrap();
         let block = Block::open(&path).unwrap();
-        let err = block.select(&[Matcher::equal("__name__", "up")], i64::MIN, i64::MAX).unwrap_err();
+        assert_eq!((block.timestamp_columns.len(), block.pages.len()), (1, 2));
+        let err = block.select(&[Matcher::equal("__name__", "http_requests_total")], i64::MIN, i64::MAX).unwrap_err();
         assert!(err.to_string().contains("pages section: page 0"), "{err}");
+        assert_eq!(block.select(&[Matcher::equal("__name__", "up")], i64::MIN, i64::MAX).unwrap().len(), 2);
     }
 
     #[test]
     fn corruption_in_each_section_of_a_multi_page_block_is_named() {
         let tmp = tempfile::tempdir().unwrap();
-        let fleet = Fleet::new(1, 480, Jitter::Raw);
-        let input = parsed_fleet(&fleet);
+        // Two targets (a timestamp column each) and a few series with timestamps of their own.
+        let fleet = Fleet::new(2, 480, Jitter::Raw);
+        let mut input = parsed_fleet(&fleet);
+        input.extend(special_series());
+        input.sort_by(|a, b| a.0.cmp(&b.0));
         write_block(tmp.path(), "big", input.into_iter(), &metadata_fixture()).unwrap();
         let original = fs::read(tmp.path().join("big")).unwrap();
         let block = Block::from_bytes(PathBuf::from("/test/block"), BlockBytes::InMemory(original.clone())).unwrap();
         assert!(block.pages.len() >= 3, "{} pages", block.pages.len());
+        assert_eq!(block.timestamp_columns.len(), 3);
+        assert!(block.series.iter().any(|s| s.timestamp_column.is_none()));
+        // The pages a query for series `s` reads: its record's and its timestamp column's.
+        let needs_page = |s: &SeriesEntry, page: usize| {
+            s.page == page || s.timestamp_column.is_some_and(|c| block.timestamp_columns[c].page == page)
+        };
         let spans = section_spans(&original);
         for &(section, start, end) in &spans {
             assert!(end > start, "{} section is empty", section.name());
@@ -1441,7 +1782,7 @@ mod tests {
                         let page = page.unwrap_or(usize::MAX);
                         assert!(err.to_string().contains(&format!("page {page}:")), "{err}");
                         // Only the damaged page fails: a query for a series elsewhere still works.
-                        let elsewhere = block.series.iter().find(|s| s.page != page).map(|s| block.labels_of(s)).unwrap();
+                        let elsewhere = block.series.iter().find(|s| !needs_page(s, page)).map(|s| block.labels_of(s)).unwrap();
                         let matchers: Vec<Matcher> = elsewhere.iter().map(|l| Matcher::equal(&l.name, &l.value)).collect();
                         assert_eq!(block.select(&matchers, i64::MIN, i64::MAX).unwrap().len(), 1);
                         err
@@ -1492,7 +1833,16 @@ mod tests {
     #[test]
     fn bytes_per_sample_on_synthetic_node_exporter_data() {
         let tmp = tempfile::tempdir().unwrap();
-        for (targets, scrapes, jitter) in [(4u32, 480usize, Jitter::Aligned), (4, 480, Jitter::Raw), (1, 5760, Jitter::Aligned)] {
+        let cases = [
+            (4u32, 480usize, Jitter::Aligned),
+            (4, 480, Jitter::Raw),
+            (12, 480, Jitter::Aligned),
+            (12, 480, Jitter::Raw),
+            (1, 5760, Jitter::Aligned),
+            (4, 5760, Jitter::Aligned),
+            (4, 5760, Jitter::Raw),
+        ];
+        for (targets, scrapes, jitter) in cases {
             let fleet = Fleet::new(targets, scrapes, jitter);
             let input = parsed_fleet(&fleet);
             let name = format!("synthetic-{targets}-{scrapes}-{jitter:?}");

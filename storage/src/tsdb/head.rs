@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::chunk::{XorChunk, decode_into};
+use super::head_chunks::{ChunkRef, HeadChunks};
 use super::matcher::Matcher;
 use super::postings::{self, LabelIndex};
 use super::model::{Label, Labels, Sample};
@@ -42,8 +43,18 @@ pub enum Appended {
 struct ClosedChunk {
     min_t: i64,
     max_t: i64,
-    data: Box<[u8]>,
+    data: ChunkData,
 }
+
+/// A closed chunk's bytes: in a head chunk file (the normal case) or, where there is no chunk
+/// directory or writing it failed, in memory.
+enum ChunkData {
+    Disk(ChunkRef),
+    Memory(Box<[u8]>),
+}
+
+/// Where closed chunks go; `None` keeps them in memory (unit tests).
+pub(crate) type Spill<'a> = Option<&'a HeadChunks>;
 
 struct SeriesData {
     chunks: Vec<ClosedChunk>,
@@ -60,15 +71,15 @@ impl SeriesData {
         SeriesData { chunks: Vec::new(), open: XorChunk::new(), open_min_t: 0, last: None, ooo: Vec::new() }
     }
 
-    fn append(&mut self, t: i64, v: f64, ooo_window: i64) -> Result<Appended, SampleError> {
+    fn append(&mut self, t: i64, v: f64, ooo_window: i64, spill: Spill) -> Result<Appended, SampleError> {
         let bits = v.to_bits();
         match self.last {
             None => {
-                self.push_in_order(t, v);
+                self.push_in_order(t, v, spill);
                 Ok(Appended::Stored)
             }
             Some((last_t, _)) if t > last_t => {
-                self.push_in_order(t, v);
+                self.push_in_order(t, v, spill);
                 Ok(Appended::Stored)
             }
             Some((last_t, last_bits)) if t == last_t => {
@@ -78,7 +89,7 @@ impl SeriesData {
                 if t < last_t.saturating_sub(ooo_window) || ooo_window <= 0 {
                     return Err(SampleError::OutOfOrder { t, newest: last_t });
                 }
-                if let Some(existing) = self.stored_at(t) {
+                if let Some(existing) = self.stored_at(t, spill) {
                     return if existing == bits { Ok(Appended::Duplicate) } else { Err(SampleError::DuplicateTimestamp { t }) };
                 }
                 let at = self.ooo.partition_point(|s| s.t < t);
@@ -88,11 +99,19 @@ impl SeriesData {
         }
     }
 
-    fn push_in_order(&mut self, t: i64, v: f64) {
+    fn push_in_order(&mut self, t: i64, v: f64, spill: Spill) {
         if self.open.len() >= SAMPLES_PER_CHUNK {
             let full = std::mem::replace(&mut self.open, XorChunk::new());
             let max_t = self.last.map_or(t, |(last_t, _)| last_t);
-            self.chunks.push(ClosedChunk { min_t: self.open_min_t, max_t, data: full.bytes().into() });
+            let data = match spill.map(|chunks| chunks.write(full.bytes(), max_t)) {
+                Some(Ok(at)) => ChunkData::Disk(at),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot write a head chunk file; keeping the chunk in memory");
+                    ChunkData::Memory(full.bytes().into())
+                }
+                None => ChunkData::Memory(full.bytes().into()),
+            };
+            self.chunks.push(ClosedChunk { min_t: self.open_min_t, max_t, data });
         }
         if self.open.len() == 0 {
             self.open_min_t = t;
@@ -102,27 +121,37 @@ impl SeriesData {
     }
 
     /// The value bits stored at exactly `t`, if any (searches chunks and the out-of-order buffer).
-    fn stored_at(&self, t: i64) -> Option<u64> {
+    fn stored_at(&self, t: i64, spill: Spill) -> Option<u64> {
         if let Ok(i) = self.ooo.binary_search_by(|s| s.t.cmp(&t)) {
             return Some(self.ooo[i].v.to_bits());
         }
         let mut decoded = Vec::new();
-        for (min_t, max_t, bytes) in self.chunk_views() {
-            if min_t <= t && t <= max_t {
-                decoded.clear();
-                if decode_into(bytes, &mut decoded).is_ok() {
-                    if let Ok(i) = decoded.binary_search_by(|s| s.t.cmp(&t)) {
-                        return Some(decoded[i].v.to_bits());
-                    }
-                }
-            }
-        }
-        None
+        self.decode_chunks(spill, t, t, &mut decoded);
+        decoded.binary_search_by(|s| s.t.cmp(&t)).ok().map(|i| decoded[i].v.to_bits())
     }
 
-    fn chunk_views(&self) -> impl Iterator<Item = (i64, i64, &[u8])> {
-        let open = (self.open.len() > 0).then(|| (self.open_min_t, self.last.map_or(i64::MIN, |l| l.0), self.open.bytes()));
-        self.chunks.iter().map(|c| (c.min_t, c.max_t, &c.data[..])).chain(open)
+    /// Decode every chunk (closed and open) overlapping `[mint, maxt]` into `out`, in time order.
+    fn decode_chunks(&self, spill: Spill, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        for chunk in self.chunks.iter().filter(|c| c.max_t >= mint && c.min_t <= maxt) {
+            let decoded = match &chunk.data {
+                ChunkData::Memory(bytes) => decode_into(bytes, out).map_err(|e| e.to_string()),
+                ChunkData::Disk(at) => match spill.map(|chunks| chunks.read(*at)) {
+                    Some(Ok(bytes)) => decode_into(&bytes, out).map_err(|e| e.to_string()),
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => Err("no head chunk directory".to_string()),
+                },
+            };
+            if let Err(e) = decoded {
+                // The WAL still has these samples; a restart rebuilds the chunk.
+                tracing::error!(error = %e, "head chunk unreadable; its samples are left out of this read");
+            }
+        }
+        let open_max = self.last.map_or(i64::MIN, |l| l.0);
+        if self.open.len() > 0 && open_max >= mint && self.open_min_t <= maxt {
+            if let Err(e) = decode_into(self.open.bytes(), out) {
+                tracing::error!(error = %e, "open head chunk failed to decode");
+            }
+        }
     }
 
     fn min_max(&self) -> Option<(i64, i64)> {
@@ -136,26 +165,17 @@ impl SeriesData {
     }
 
     /// Samples with `mint <= t <= maxt`, sorted, appended to `out`.
-    fn samples(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+    fn samples(&self, spill: Spill, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
         let start = out.len();
-        for (min_t, max_t, bytes) in self.chunk_views() {
-            if max_t < mint || min_t > maxt {
-                continue;
+        self.decode_chunks(spill, mint, maxt, out);
+        let mut keep = start;
+        for j in start..out.len() {
+            if out[j].t >= mint && out[j].t <= maxt {
+                out[keep] = out[j];
+                keep += 1;
             }
-            let before = out.len();
-            if decode_into(bytes, out).is_err() {
-                // Head chunks are written by this process; a decode error is a bug. Keep what decoded.
-                tracing::error!("head chunk failed to decode");
-            }
-            let mut keep = before;
-            for j in before..out.len() {
-                if out[j].t >= mint && out[j].t <= maxt {
-                    out[keep] = out[j];
-                    keep += 1;
-                }
-            }
-            out.truncate(keep);
         }
+        out.truncate(keep);
         let late: Vec<Sample> = self.ooo.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
         if !late.is_empty() {
             let in_order = out.split_off(start);
@@ -183,7 +203,8 @@ impl SeriesData {
 
     fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
-            + self.chunks.iter().map(|c| std::mem::size_of::<ClosedChunk>() + c.data.len()).sum::<usize>()
+            + self.chunks.capacity() * std::mem::size_of::<ClosedChunk>()
+            + self.chunks.iter().map(|c| if let ChunkData::Memory(b) = &c.data { b.len() } else { 0 }).sum::<usize>()
             + self.open.bytes().len()
             + self.ooo.capacity() * std::mem::size_of::<Sample>()
     }
@@ -196,12 +217,12 @@ pub(crate) struct MemSeries {
 }
 
 impl MemSeries {
-    pub(crate) fn append(&self, t: i64, v: f64, ooo_window: i64) -> Result<Appended, SampleError> {
-        self.data.lock().expect("series lock").append(t, v, ooo_window)
+    pub(crate) fn append(&self, t: i64, v: f64, ooo_window: i64, spill: Spill) -> Result<Appended, SampleError> {
+        self.data.lock().expect("series lock").append(t, v, ooo_window, spill)
     }
 
-    pub(crate) fn samples(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
-        self.data.lock().expect("series lock").samples(mint, maxt, out);
+    pub(crate) fn samples(&self, spill: Spill, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        self.data.lock().expect("series lock").samples(spill, mint, maxt, out);
     }
 
     pub(crate) fn min_max(&self) -> Option<(i64, i64)> {
@@ -358,26 +379,45 @@ pub(crate) struct Head {
     index: RwLock<HeadIndex>,
     /// Samples older than this belong to blocks: appends below it are refused, reads filter it.
     min_valid_t: AtomicI64,
+    /// Appends below this are refused; raised before a cut collects the head, so nothing lands
+    /// below the cut while the block is written.
+    append_floor: AtomicI64,
+    /// Closed chunks on disk; `None` keeps them in memory.
+    chunks: Option<HeadChunks>,
 }
 
 impl Default for Head {
     fn default() -> Self {
-        Head { index: RwLock::default(), min_valid_t: AtomicI64::new(i64::MIN) }
+        Head::new(None)
     }
 }
 
 impl Head {
+    pub(crate) fn new(chunks: Option<HeadChunks>) -> Self {
+        Head {
+            index: RwLock::default(),
+            min_valid_t: AtomicI64::new(i64::MIN),
+            append_floor: AtomicI64::new(i64::MIN),
+            chunks,
+        }
+    }
+
+    /// Samples of one series in `[mint, maxt]` (and not before the head start), appended to `out`.
+    pub(crate) fn samples(&self, series: &MemSeries, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        series.samples(self.chunks.as_ref(), mint.max(self.min_valid_t()), maxt, out);
+    }
+
     pub(crate) fn min_valid_t(&self) -> i64 {
         self.min_valid_t.load(Ordering::Acquire)
     }
 
     /// Append one sample to a series, refusing what is older than the head.
     pub(crate) fn append(&self, series: &MemSeries, t: i64, v: f64, ooo_window: i64) -> Result<Appended, SampleError> {
-        let min_valid = self.min_valid_t();
+        let min_valid = self.min_valid_t().max(self.append_floor.load(Ordering::Acquire));
         if t < min_valid {
             return Err(SampleError::OutOfBounds { t, min_valid });
         }
-        series.append(t, v, ooo_window)
+        series.append(t, v, ooo_window, self.chunks.as_ref())
     }
 
     /// Oldest and newest sample over every series.
@@ -388,6 +428,11 @@ impl Head {
             let lo = lo.max(floor);
             Some(acc.map_or((lo, hi), |(a, b): (i64, i64)| (a.min(lo), b.max(hi))))
         })
+    }
+
+    /// Refuse appends older than `t` from now on (reads are unchanged until [`Head::truncate`]).
+    pub(crate) fn raise_append_floor(&self, t: i64) {
+        self.append_floor.fetch_max(t, Ordering::AcqRel);
     }
 
     /// Every series with its samples in `[mint, maxt]`, sorted by labels (for blocks and
@@ -406,7 +451,7 @@ impl Head {
         all.into_iter()
             .filter_map(|(r, labels, series)| {
                 let mut samples = Vec::new();
-                series.samples(mint, maxt, &mut samples);
+                series.samples(self.chunks.as_ref(), mint, maxt, &mut samples);
                 (!samples.is_empty()).then_some((r, labels, samples))
             })
             .collect()
@@ -425,6 +470,10 @@ impl Head {
             .collect();
         for &r in &dead {
             index.remove(r);
+        }
+        drop(index);
+        if let Some(chunks) = &self.chunks {
+            chunks.truncate_before(cut);
         }
         dead.len()
     }
@@ -504,7 +553,7 @@ mod tests {
 
     fn all(series: &MemSeries) -> Vec<Sample> {
         let mut out = Vec::new();
-        series.samples(i64::MIN, i64::MAX, &mut out);
+        series.samples(None, i64::MIN, i64::MAX, &mut out);
         out
     }
 
@@ -514,13 +563,13 @@ mod tests {
         let (_, s, created) = head.get_or_create(&l(&[("__name__", "up")]));
         assert!(created);
         for i in 0..1000 {
-            assert_eq!(s.append(i * 15_000, i as f64, 0), Ok(Appended::Stored));
+            assert_eq!(s.append(i * 15_000, i as f64, 0, None), Ok(Appended::Stored));
         }
         let samples = all(&s);
         assert_eq!(samples.len(), 1000);
         assert!(samples.iter().enumerate().all(|(i, x)| x.t == i as i64 * 15_000 && x.v == i as f64));
         let mut window = Vec::new();
-        s.samples(15_000 * 100, 15_000 * 130, &mut window);
+        s.samples(None, 15_000 * 100, 15_000 * 130, &mut window);
         assert_eq!(window.len(), 31);
         assert_eq!(head.get_or_create(&l(&[("__name__", "up")])).2, false);
     }
@@ -529,20 +578,20 @@ mod tests {
     fn duplicates_out_of_order_and_stale_markers() {
         let head = Head::default();
         let (_, s, _) = head.get_or_create(&l(&[("__name__", "x")]));
-        s.append(1000, 1.0, 60_000).unwrap();
-        s.append(2000, f64::from_bits(STALE_NAN_BITS), 60_000).unwrap();
-        assert_eq!(s.append(2000, f64::from_bits(STALE_NAN_BITS), 60_000), Ok(Appended::Duplicate));
-        assert_eq!(s.append(2000, 5.0, 60_000), Err(SampleError::DuplicateTimestamp { t: 2000 }));
-        assert_eq!(s.append(1500, 1.5, 60_000), Ok(Appended::Stored), "within the window");
-        assert_eq!(s.append(1000, 1.0, 60_000), Ok(Appended::Duplicate));
-        assert_eq!(s.append(1000, 9.0, 60_000), Err(SampleError::DuplicateTimestamp { t: 1000 }));
-        assert!(matches!(s.append(500, 1.0, 0), Err(SampleError::OutOfOrder { .. })), "window 0 refuses");
+        s.append(1000, 1.0, 60_000, None).unwrap();
+        s.append(2000, f64::from_bits(STALE_NAN_BITS), 60_000, None).unwrap();
+        assert_eq!(s.append(2000, f64::from_bits(STALE_NAN_BITS), 60_000, None), Ok(Appended::Duplicate));
+        assert_eq!(s.append(2000, 5.0, 60_000, None), Err(SampleError::DuplicateTimestamp { t: 2000 }));
+        assert_eq!(s.append(1500, 1.5, 60_000, None), Ok(Appended::Stored), "within the window");
+        assert_eq!(s.append(1000, 1.0, 60_000, None), Ok(Appended::Duplicate));
+        assert_eq!(s.append(1000, 9.0, 60_000, None), Err(SampleError::DuplicateTimestamp { t: 1000 }));
+        assert!(matches!(s.append(500, 1.0, 0, None), Err(SampleError::OutOfOrder { .. })), "window 0 refuses");
         let got = all(&s);
         assert_eq!(got.iter().map(|x| x.t).collect::<Vec<_>>(), vec![1000, 1500, 2000]);
         assert_eq!(got[2].v.to_bits(), STALE_NAN_BITS);
         let (_, late, _) = head.get_or_create(&l(&[("__name__", "y")]));
-        late.append(10 * 60_000, 1.0, 60_000).unwrap();
-        assert!(matches!(late.append(0, 1.0, 60_000), Err(SampleError::OutOfOrder { .. })));
+        late.append(10 * 60_000, 1.0, 60_000, None).unwrap();
+        assert!(matches!(late.append(0, 1.0, 60_000, None), Err(SampleError::OutOfOrder { .. })));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 mod block;
 pub mod chunk;
 mod head;
+mod head_chunks;
 mod matcher;
 mod model;
 mod postings;
@@ -20,8 +21,8 @@ mod wal;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 pub use block::BlockMeta;
@@ -36,6 +37,7 @@ pub use model::{
 use crate::StorageError;
 use block::Block;
 use head::{Appended, Head};
+use head_chunks::HeadChunks;
 use wal::{RecordType, RefSample, Wal, WalRecord};
 
 /// When the WAL is fsynced.
@@ -142,6 +144,12 @@ pub struct Tsdb {
     writer: Mutex<WalWriter>,
     /// Serialises maintenance (cut, compaction, retention).
     maintenance: Mutex<()>,
+    /// Wakes the maintenance thread early when the head has grown past a cut (fast backfill).
+    maintenance_due: Arc<(Mutex<bool>, Condvar)>,
+    /// Oldest and newest timestamps appended since the last maintenance (estimates of the head's
+    /// span, kept without walking the series).
+    head_min_t: AtomicI64,
+    head_max_t: AtomicI64,
     metadata: RwLock<BTreeMap<String, MetricMetadata>>,
     options: TsdbOptions,
 }
@@ -158,7 +166,7 @@ impl Tsdb {
         std::fs::create_dir_all(&wal_dir).map_err(io(&wal_dir))?;
         std::fs::create_dir_all(&blocks_dir).map_err(io(&blocks_dir))?;
         let (blocks, next_block) = open_blocks(&blocks_dir)?;
-        let head = Head::default();
+        let head = Head::new(Some(HeadChunks::open(&dir.join("chunks_head"))?));
         if let Some(newest) = blocks.iter().map(|b| b.meta().maxt).max() {
             head.truncate(newest.saturating_add(1));
         }
@@ -216,14 +224,20 @@ impl Tsdb {
                 accepted: Vec::new(),
             }),
             maintenance: Mutex::new(()),
+            maintenance_due: Arc::new((Mutex::new(false), Condvar::new())),
+            head_min_t: AtomicI64::new(i64::MAX),
+            head_max_t: AtomicI64::new(i64::MIN),
             metadata: RwLock::new(metadata),
             options,
         });
+        if let Some((lo, hi)) = tsdb.head.time_range() {
+            tsdb.head_min_t.store(lo, Ordering::Release);
+            tsdb.head_max_t.store(hi, Ordering::Release);
+        }
         if let FsyncPolicy::Interval(every) = tsdb.options.fsync {
             spawn_periodic("pharos-wal-fsync", Arc::downgrade(&tsdb), every, |tsdb| tsdb.flush());
         }
-        let every = tsdb.options.maintenance_interval;
-        spawn_periodic("pharos-tsdb-maintenance", Arc::downgrade(&tsdb), every, |tsdb| tsdb.maintain().map(|_| ()));
+        spawn_maintenance(Arc::downgrade(&tsdb), tsdb.maintenance_due.clone(), tsdb.options.maintenance_interval);
         Ok(tsdb)
     }
 
@@ -280,7 +294,13 @@ impl Tsdb {
         if self.options.fsync == FsyncPolicy::Always {
             writer.wal.sync()?;
         }
+        let span = writer.accepted.iter().fold(None, |acc: Option<(i64, i64)>, s| {
+            Some(acc.map_or((s.t, s.t), |(lo, hi)| (lo.min(s.t), hi.max(s.t))))
+        });
         drop(guard);
+        if let Some((lo, hi)) = span {
+            self.note_head_span(lo, hi);
+        }
         if !changed_metadata.is_empty() {
             let mut metadata = self.metadata.write().expect("metadata lock");
             for m in changed_metadata {
@@ -288,6 +308,22 @@ impl Tsdb {
             }
         }
         Ok(report)
+    }
+
+    /// Track the head's span; wake maintenance once it holds more than 1.5 block ranges plus a
+    /// margin, so a fast backfill never piles hours of data into memory.
+    fn note_head_span(&self, lo: i64, hi: i64) {
+        let min = self.head_min_t.fetch_min(lo, Ordering::AcqRel).min(lo);
+        let max = self.head_max_t.fetch_max(hi, Ordering::AcqRel).max(hi);
+        let range = i64::try_from(self.options.block_range.as_millis()).unwrap_or(i64::MAX);
+        if max.saturating_sub(min) > range.saturating_add(range / 2).saturating_add(range / 4) {
+            let (due, wake) = &*self.maintenance_due;
+            let mut due = due.lock().expect("maintenance signal lock");
+            if !*due {
+                *due = true;
+                wake.notify_one();
+            }
+        }
     }
 
     /// Metadata entries that differ from what is stored (only those are logged).
@@ -314,7 +350,7 @@ impl Tsdb {
         let head_mint = mint.max(self.head.min_valid_t());
         for (labels, series) in self.head.select(matchers) {
             let mut samples = Vec::new();
-            series.samples(head_mint, maxt, &mut samples);
+            self.head.samples(&series, head_mint, maxt, &mut samples);
             if !samples.is_empty() {
                 parts.push(SeriesSamples { labels, samples });
             }
@@ -413,14 +449,20 @@ impl Tsdb {
         let _running = self.maintenance.lock().expect("maintenance lock");
         let mut report = MaintenanceReport::default();
         let range = i64::try_from(self.options.block_range.as_millis()).unwrap_or(i64::MAX).max(1);
+        let window = i64::try_from(self.options.out_of_order_window.as_millis()).unwrap_or(i64::MAX);
         while let Some((lo, hi)) = self.head.time_range() {
-            if hi - lo < range + range / 2 {
+            let cut = (lo.div_euclid(range) + 1).saturating_mul(range);
+            // Cut only what is older than the out-of-order window, so accepted late samples never
+            // fall below the head.
+            if hi - lo < range + range / 2 || cut > hi.saturating_sub(window) {
                 break;
             }
-            let cut = (lo.div_euclid(range) + 1).saturating_mul(range);
             self.cut_head(cut)?;
             report.blocks_cut += 1;
         }
+        let (lo, hi) = self.head.time_range().unwrap_or((i64::MAX, i64::MIN));
+        self.head_min_t.store(lo, Ordering::Release);
+        self.head_max_t.fetch_max(hi, Ordering::AcqRel);
         report.blocks_compacted += self.compact(range)?;
         report.blocks_deleted += self.apply_retention()?;
         Ok(report)
@@ -428,6 +470,8 @@ impl Tsdb {
 
     /// Persist every head sample older than `cut` as a block, drop it from the head, checkpoint.
     fn cut_head(&self, cut: i64) -> Result<(), StorageError> {
+        // From here on nothing can land below the cut, so the block is complete when written.
+        self.head.raise_append_floor(cut);
         let series = self.head.collect(i64::MIN, cut - 1);
         let metadata: Vec<MetricMetadata> = self.metadata().into_values().collect();
         if !series.is_empty() {
@@ -628,6 +672,29 @@ fn open_blocks(dir: &Path) -> Result<(Vec<Arc<Block>>, u64), StorageError> {
     }
     blocks.sort_by_key(|b| (b.meta().mint, b.meta().maxt));
     Ok((blocks, next))
+}
+
+/// Run maintenance every `every`, or sooner when appends signal that the head is due for a cut,
+/// until the tsdb is dropped.
+fn spawn_maintenance(tsdb: Weak<Tsdb>, signal: Arc<(Mutex<bool>, Condvar)>, every: Duration) {
+    let spawned = std::thread::Builder::new().name("pharos-tsdb-maintenance".into()).spawn(move || {
+        loop {
+            {
+                // Only the signal is held while waiting, so the tsdb can be dropped meanwhile.
+                let (due, wake) = &*signal;
+                let guard = due.lock().expect("maintenance signal lock");
+                let (mut guard, _) = wake.wait_timeout_while(guard, every, |due| !*due).expect("maintenance signal lock");
+                *guard = false;
+            }
+            let Some(tsdb) = tsdb.upgrade() else { return };
+            if let Err(e) = tsdb.maintain() {
+                tracing::error!(error = %e, "tsdb maintenance failed");
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start tsdb maintenance; blocks will not be cut");
+    }
 }
 
 /// Run `job` every `every` on a thread of its own until the tsdb is dropped.

@@ -111,22 +111,26 @@ impl<'a> BitReader<'a> {
         }
     }
 
-    #[inline]
-    pub(crate) fn read_bit(&mut self) -> Option<bool> {
-        if self.buffered == 0 {
+    /// The next up-to-`count` bits (count 1..=56) left-aligned in a `u64` without consuming them,
+    /// and how many of them exist; bits past the end of the input read as zero.
+    #[inline(always)]
+    pub(crate) fn peek(&mut self, count: u32) -> (u64, u32) {
+        if self.buffered < count {
             self.refill();
-            if self.buffered == 0 {
-                return None;
-            }
         }
-        let bit = self.buffer >> 63 == 1;
-        self.buffer <<= 1;
-        self.buffered -= 1;
-        Some(bit)
+        (self.buffer, self.buffered.min(count))
+    }
+
+    /// Drop `count` bits that [`BitReader::peek`] showed to exist.
+    #[inline(always)]
+    pub(crate) fn consume(&mut self, count: u32) {
+        let count = count.min(self.buffered);
+        self.buffer = if count >= 64 { 0 } else { self.buffer << count };
+        self.buffered -= count;
     }
 
     /// Read `count` bits (0..=64) as the low bits of the result.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_bits(&mut self, count: u32) -> Option<u64> {
         if count > 56 {
             let high = self.read_short(count - 32)?;
@@ -137,7 +141,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Read up to 56 bits.
-    #[inline]
+    #[inline(always)]
     fn read_short(&mut self, count: u32) -> Option<u64> {
         if count == 0 {
             return Some(0);
@@ -197,7 +201,7 @@ mod tests {
         for &(value, count) in &fields {
             let mask = if count == 64 { u64::MAX } else { (1u64 << count) - 1 };
             assert_eq!(reader.read_bits(count), Some(value & mask), "count {count}");
-            assert_eq!(reader.read_bit(), Some(count % 2 == 0));
+            assert_eq!(reader.read_bits(1), Some(u64::from(count % 2 == 0)));
         }
         assert_eq!(reader.read_uvarint(), Some(u64::MAX));
         assert_eq!(reader.read_uvarint(), Some(300));

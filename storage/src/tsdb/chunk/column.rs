@@ -33,7 +33,7 @@
 
 use super::ChunkError;
 use super::bits::{BitReader, BitWriter};
-use super::varint::{ByteReader, put_uvarint, put_varint, uvarint_len, zigzag};
+use crate::tsdb::varint::{ByteReader, put_uvarint, put_varint, uvarint_len, zigzag};
 use super::xor::{XorValueReader, XorValueWriter};
 use crate::tsdb::Sample;
 
@@ -64,8 +64,8 @@ const MAX_EXCEPTION_RATIO: usize = 8;
 
 /// 10⁰ ..= 10²², each exact.
 const POWERS_OF_TEN: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
-    1e19, 1e20, 1e21, 1e22,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
 ];
 
 /// `m·10^e` the way the decoder computes it: one correctly rounded multiplication or division of
@@ -82,14 +82,14 @@ fn decimal_to_f64(mantissa: i64, exponent: i32) -> f64 {
 fn mantissa_at(value: f64, exponent: i32) -> Option<i64> {
     let power = *POWERS_OF_TEN.get(exponent.unsigned_abs() as usize)?;
     let scaled = if exponent < 0 { value * power } else { value / power };
-    let rounded = scaled.round();
-    if rounded.abs() > MAX_EXACT_MANTISSA || rounded.is_nan() {
+    if scaled.is_nan() || scaled.abs() > MAX_EXACT_MANTISSA + 1.0 {
         return None;
     }
-    let guess = rounded as i64;
+    // Truncation lands within one of the mantissa (the scaling may itself round); the neighbours
+    // cover that, and the bit-exact check below decides.
+    let guess = scaled as i64;
     let bits = value.to_bits();
-    // The scaling above may itself round; the neighbours cover that.
-    [guess, guess - 1, guess + 1]
+    [guess, guess + 1, guess - 1]
         .into_iter()
         .find(|&m| m.unsigned_abs() <= 1 << 53 && decimal_to_f64(m, exponent).to_bits() == bits)
 }
@@ -332,31 +332,49 @@ fn write_values(samples: &[Sample], out: &mut Vec<u8>) -> u8 {
         out.extend_from_slice(&first_bits.to_le_bytes());
         return VALUES_CONSTANT;
     }
-    if let Some(plan) = plan_decimal(samples)
-        && let Some(kind) = write_decimal(samples, &plan, out)
-    {
+    let written = MANTISSA_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut mantissas) => write_decimal(samples, &mut mantissas, out),
+        Err(_) => write_decimal(samples, &mut Vec::new(), out),
+    });
+    if let Some(kind) = written {
         return kind;
     }
     write_xor_values(samples, out);
     VALUES_XOR
 }
 
-/// Find one exponent that makes every non-exception value an exact decimal, or `None`.
-fn plan_decimal(samples: &[Sample]) -> Option<DecimalPlan> {
+thread_local! {
+    /// Mantissas of the record being encoded, reused across records.
+    static MANTISSA_SCRATCH: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Find one exponent that makes every non-exception value an exact decimal and fill `mantissas`
+/// (exceptions get a 0 placeholder), or `None`.
+fn plan_decimal(samples: &[Sample], mantissas: &mut Vec<i64>) -> Option<DecimalPlan> {
+    mantissas.clear();
     let mut decimal_places = 0i32;
     let mut exceptions = 0usize;
-    for sample in samples {
+    for (index, sample) in samples.iter().enumerate() {
         if is_exception(sample.v) {
             exceptions += 1;
+            mantissas.push(0);
             continue;
         }
-        if mantissa_at(sample.v, -decimal_places).is_some() {
+        if let Some(mantissa) = mantissa_at(sample.v, -decimal_places) {
+            mantissas.push(mantissa);
             continue;
         }
-        // More decimal places needed (they only ever grow; coarser values stay exact at finer
-        // exponents as long as the mantissa stays within 2⁵³, which writing checks again).
-        decimal_places =
-            (decimal_places + 1..=MAX_DECIMAL_EXPONENT).find(|&places| mantissa_at(sample.v, -places).is_some())?;
+        // More decimal places needed. They only ever grow, and coarser values stay exact at finer
+        // exponents as long as their mantissas stay within 2⁵³: recompute the earlier ones.
+        let (places, mantissa) = (decimal_places + 1..=MAX_DECIMAL_EXPONENT)
+            .find_map(|places| mantissa_at(sample.v, -places).map(|mantissa| (places, mantissa)))?;
+        decimal_places = places;
+        for (earlier, slot) in samples[..index].iter().zip(mantissas.iter_mut()) {
+            if !is_exception(earlier.v) {
+                *slot = mantissa_at(earlier.v, -decimal_places)?;
+            }
+        }
+        mantissas.push(mantissa);
     }
     if exceptions * MAX_EXCEPTION_RATIO > samples.len() || exceptions == samples.len() {
         return None;
@@ -364,16 +382,16 @@ fn plan_decimal(samples: &[Sample]) -> Option<DecimalPlan> {
     if decimal_places > 0 {
         return Some(DecimalPlan { exponent: -decimal_places, exceptions });
     }
-    // All integers: take out the decimal zeros they all end with (sizes in round units).
+    // All integers: take out the decimal zeros they all end with (sizes in round units). The
+    // quotients times the power of ten are exact, so no check is needed.
     let mut shared_zeros = MAX_DECIMAL_EXPONENT;
-    for sample in samples.iter().filter(|s| !is_exception(s.v)) {
-        let mut mantissa = mantissa_at(sample.v, 0)?;
+    for &mantissa in mantissas.iter() {
         if mantissa == 0 {
             continue;
         }
-        let mut zeros = 0;
-        while zeros < shared_zeros && mantissa % 10 == 0 {
-            mantissa /= 10;
+        let (mut rest, mut zeros) = (mantissa, 0);
+        while zeros < shared_zeros && rest % 10 == 0 {
+            rest /= 10;
             zeros += 1;
         }
         shared_zeros = zeros;
@@ -381,9 +399,11 @@ fn plan_decimal(samples: &[Sample]) -> Option<DecimalPlan> {
             break;
         }
     }
-    if shared_zeros == MAX_DECIMAL_EXPONENT {
-        shared_zeros = 0; // every value is zero
+    if shared_zeros == MAX_DECIMAL_EXPONENT || shared_zeros == 0 {
+        return Some(DecimalPlan { exponent: 0, exceptions }); // every value zero, or nothing shared
     }
+    let divisor = 10i64.pow(shared_zeros as u32);
+    mantissas.iter_mut().for_each(|m| *m /= divisor);
     Some(DecimalPlan { exponent: shared_zeros, exceptions })
 }
 
@@ -398,26 +418,10 @@ struct ResidualPlan {
     cost: u64,
 }
 
-thread_local! {
-    /// Mantissas of the record being encoded, reused across records.
-    static MANTISSA_SCRATCH: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Write the decimal value section with the cheapest predictor. `None` (with `out` unchanged)
-/// when a mantissa does not fit after all.
-fn write_decimal(samples: &[Sample], plan: &DecimalPlan, out: &mut Vec<u8>) -> Option<u8> {
-    MANTISSA_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-        Ok(mut mantissas) => write_decimal_with(samples, plan, &mut mantissas, out),
-        Err(_) => write_decimal_with(samples, plan, &mut Vec::new(), out),
-    })
-}
-
-fn write_decimal_with(samples: &[Sample], plan: &DecimalPlan, mantissas: &mut Vec<i64>, out: &mut Vec<u8>) -> Option<u8> {
-    mantissas.clear();
-    for sample in samples {
-        // Exceptions get a placeholder; every pass below skips them.
-        mantissas.push(if is_exception(sample.v) { 0 } else { mantissa_at(sample.v, plan.exponent)? });
-    }
+/// Write the decimal value section with the cheapest predictor; `None` (with `out` unchanged)
+/// when the values are not decimals.
+fn write_decimal(samples: &[Sample], mantissas: &mut Vec<i64>, out: &mut Vec<u8>) -> Option<u8> {
+    let plan = plan_decimal(samples, mantissas)?;
     let best = candidate_predictors(samples, mantissas)
         .into_iter()
         .flatten()
@@ -494,36 +498,34 @@ fn candidate_predictors(samples: &[Sample], mantissas: &[i64]) -> [Option<(Trend
     ]
 }
 
-/// Walk the residuals of one predictor twice: for their common divisor, then for the cost.
+/// Walk the residuals of one predictor once, for their common divisor and their estimated cost
+/// (dividing by the scale takes about log₂(scale) bits off every scaled residual).
 fn plan_residuals(samples: &[Sample], mantissas: &[i64], trend: Trend, bias: i64) -> ResidualPlan {
-    let residuals = || {
-        let mut predictor = Predictor::new(trend, bias);
-        samples.iter().zip(mantissas).filter_map(move |(sample, &mantissa)| {
-            if is_exception(sample.v) {
-                predictor.observe(predictor.predict());
-                return None;
-            }
-            let residual = mantissa.wrapping_sub(predictor.predict());
-            predictor.observe(mantissa);
-            Some(residual)
-        })
-    };
-    let mut scale = 0u64;
-    for residual in residuals().skip(UNSCALED_RESIDUALS) {
-        scale = gcd(scale, residual.unsigned_abs());
-        if scale == 1 {
-            break;
+    let mut predictor = Predictor::new(trend, bias);
+    let (mut scale, mut cost, mut scaled_nonzero) = (0u64, 0u64, 0u64);
+    let mut written = 0usize;
+    for (sample, &mantissa) in samples.iter().zip(mantissas) {
+        if is_exception(sample.v) {
+            predictor.observe(predictor.predict());
+            continue;
         }
+        let residual = mantissa.wrapping_sub(predictor.predict());
+        predictor.observe(mantissa);
+        cost += residual_cost(residual);
+        if written >= UNSCALED_RESIDUALS && residual != 0 {
+            scaled_nonzero += 1;
+            if scale != 1 {
+                scale = gcd(scale, residual.unsigned_abs());
+            }
+        }
+        written += 1;
     }
     if scale == 0 || scale > i64::MAX as u64 {
         scale = 1;
     }
+    let saved = scaled_nonzero * u64::from(scale.ilog2());
     let header = uvarint_len(zigzag(bias)) + uvarint_len(scale);
-    let mut cost = 8 * header as u64;
-    for (index, residual) in residuals().enumerate() {
-        cost += residual_cost(if index < UNSCALED_RESIDUALS { residual } else { residual / scale as i64 });
-    }
-    ResidualPlan { trend, bias, scale, cost }
+    ResidualPlan { trend, bias, scale, cost: (cost + 8 * header as u64).saturating_sub(saved) }
 }
 
 fn write_xor_values(samples: &[Sample], out: &mut Vec<u8>) {
@@ -736,11 +738,7 @@ fn read_values(kind: u8, reader: &mut ByteReader<'_>, samples: &mut [Sample]) ->
     Ok(())
 }
 
-fn read_decimal_values(
-    trend: Trend,
-    reader: &mut ByteReader<'_>,
-    samples: &mut [Sample],
-) -> Result<(), ChunkError> {
+fn read_decimal_values(trend: Trend, reader: &mut ByteReader<'_>, samples: &mut [Sample]) -> Result<(), ChunkError> {
     const TRUNCATED: ChunkError = ChunkError::Truncated("decimal values");
     let exponent = reader.varint().ok_or(TRUNCATED)?;
     if exponent.unsigned_abs() > MAX_DECIMAL_EXPONENT as u64 {
@@ -897,10 +895,10 @@ mod tests {
     fn integer_values_share_trailing_zeros() {
         let sizes: Vec<f64> = (0..100).map(|i| 5_000_000_000.0 + f64::from(i % 3) * 1_000_000.0).collect();
         assert_round_trip(&scrape(&sizes));
-        assert_eq!(plan_decimal(&scrape(&sizes)).map(|p| p.exponent), Some(6));
-        assert_eq!(plan_decimal(&scrape(&[0.0, 0.0, 3.0])).map(|p| p.exponent), Some(0));
-        assert_eq!(plan_decimal(&scrape(&[0.0, 0.0])).map(|p| p.exponent), Some(0));
-        assert_eq!(plan_decimal(&scrape(&[0.001, 12.5])).map(|p| p.exponent), Some(-3));
+        assert_eq!(plan_decimal(&scrape(&sizes), &mut Vec::new()).map(|p| p.exponent), Some(6));
+        assert_eq!(plan_decimal(&scrape(&[0.0, 0.0, 3.0]), &mut Vec::new()).map(|p| p.exponent), Some(0));
+        assert_eq!(plan_decimal(&scrape(&[0.0, 0.0]), &mut Vec::new()).map(|p| p.exponent), Some(0));
+        assert_eq!(plan_decimal(&scrape(&[0.001, 12.5]), &mut Vec::new()).map(|p| p.exponent), Some(-3));
     }
 
     #[test]
@@ -932,8 +930,21 @@ mod tests {
 
     #[test]
     fn timestamp_extremes_irregular_intervals_and_large_deltas() {
-        assert_round_trip(&[at(i64::MIN, 1.0), at(i64::MIN + 1, 2.0), at(0, 3.0), at(i64::MAX - 1, 4.0), at(i64::MAX, 5.0)]);
-        assert_round_trip(&[at(-90_000, 1.0), at(-75_000, 1.0), at(-60_003, 1.0), at(-1, 1.0), at(0, 1.0), at(15_000, 1.0)]);
+        assert_round_trip(&[
+            at(i64::MIN, 1.0),
+            at(i64::MIN + 1, 2.0),
+            at(0, 3.0),
+            at(i64::MAX - 1, 4.0),
+            at(i64::MAX, 5.0),
+        ]);
+        assert_round_trip(&[
+            at(-90_000, 1.0),
+            at(-75_000, 1.0),
+            at(-60_003, 1.0),
+            at(-1, 1.0),
+            at(0, 1.0),
+            at(15_000, 1.0),
+        ]);
         let mut rng = XorShift64::new(5);
         let mut t = 0i64;
         let irregular: Vec<Sample> = (0..1000)
@@ -981,12 +992,8 @@ mod tests {
 
     #[test]
     fn concatenated_records_decode_one_after_another() {
-        let series: Vec<Vec<Sample>> = vec![
-            scrape(&[1.0, 2.0, 3.0]),
-            vec![],
-            scrape(&[f64::from_bits(STALE_NAN_BITS)]),
-            scrape(&[0.25; 10]),
-        ];
+        let series: Vec<Vec<Sample>> =
+            vec![scrape(&[1.0, 2.0, 3.0]), vec![], scrape(&[f64::from_bits(STALE_NAN_BITS)]), scrape(&[0.25; 10])];
         let mut page = Vec::new();
         for samples in &series {
             encode_series(samples, &mut page);
@@ -1011,7 +1018,9 @@ mod tests {
         let series: Vec<Vec<Sample>> = [1.5, 2.0, stale]
             .iter()
             .enumerate()
-            .map(|(n, &v)| timestamps.iter().enumerate().map(|(i, &t)| at(t, if i % 50 == n { v } else { i as f64 })).collect())
+            .map(|(n, &v)| {
+                timestamps.iter().enumerate().map(|(i, &t)| at(t, if i % 50 == n { v } else { i as f64 })).collect()
+            })
             .collect();
         for samples in &series {
             encode_series_shared_timestamps(samples, 7, &mut page);
@@ -1025,7 +1034,10 @@ mod tests {
         for samples in &series {
             let record = &page[offset..];
             assert_eq!(shared_timestamps_ref(record).expect("reads"), Some(7));
-            assert!(matches!(decode_series_into(record, &mut decoded), Err(ChunkError::SharedTimestampsMissing { reference: 7 })));
+            assert!(matches!(
+                decode_series_into(record, &mut decoded),
+                Err(ChunkError::SharedTimestampsMissing { reference: 7 })
+            ));
             assert!(decoded.is_empty());
             let mut asked = None;
             offset += decode_series_with_timestamps_into(
@@ -1060,14 +1072,20 @@ mod tests {
     #[test]
     fn golden_bytes_match_the_format_doc() {
         let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
-        let counter = [at(1_700_000_000_000, 1.5), at(1_700_000_015_000, 2.25), at(1_700_000_030_004, 3.0), at(1_700_000_045_000, 3.75)];
+        let counter = [
+            at(1_700_000_000_000, 1.5),
+            at(1_700_000_015_000, 2.25),
+            at(1_700_000_030_004, 3.0),
+            at(1_700_000_045_000, 3.75),
+        ];
         assert_eq!(
             hex(&record_of(&counter)),
             "04 17 11 80 a0 ab fe f9 62 b0 ea 01 00 08 00 03 00 96 01 01 96 01 00 00 00"
         );
         let constant = [at(1_700_000_000_000, 7.0), at(1_700_000_015_000, 7.0), at(1_700_000_030_000, 7.0)];
         assert_eq!(hex(&record_of(&constant)), "03 14 01 80 a0 ab fe f9 62 b0 ea 01 00 00 00 00 00 00 00 00 1c 40");
-        let mut pages: Vec<Sample> = (0..8).map(|i| at(i * 1000, [4096.0, 8192.0, 4096.0, 12288.0][i as usize % 4])).collect();
+        let mut pages: Vec<Sample> =
+            (0..8).map(|i| at(i * 1000, [4096.0, 8192.0, 4096.0, 12288.0][i as usize % 4])).collect();
         pages[5].v = f64::from_bits(STALE_NAN_BITS);
         assert_eq!(
             hex(&record_of(&pages)),
@@ -1118,7 +1136,10 @@ mod tests {
             for len in 0..record.len() {
                 out.clear();
                 let lookup = |_| Some(column.as_slice());
-                assert!(decode_series_with_timestamps_into(&record[..len], lookup, &mut out).is_err(), "truncated to {len} decodes");
+                assert!(
+                    decode_series_with_timestamps_into(&record[..len], lookup, &mut out).is_err(),
+                    "truncated to {len} decodes"
+                );
                 assert!(out.is_empty());
                 times.clear();
                 assert!(decode_timestamps_into(&record[..len], &mut times).is_err());

@@ -7,6 +7,10 @@
 //!   exact decimals stored as residuals against a predictor, timestamps residuals against a grid or
 //!   a delta-of-delta predictor; records are concatenated into ~64 KiB pages compressed with zstd
 //!   ([`compress_page`], [`decompress_page`]).
+//! - [`encode_timestamps`] / [`encode_series_shared_timestamps`]: the same records with the
+//!   timestamps stored once per distinct sequence (series scraped together share them exactly) —
+//!   what keeps blocks of many targets in label order small; read back with
+//!   [`decode_timestamps_into`] and [`decode_series_with_timestamps_into`].
 //!
 //! Both decoders treat their input as untrusted: truncated or corrupt bytes give a [`ChunkError`],
 //! never a panic, and never an allocation out of proportion to the input. Values round-trip bit for
@@ -16,7 +20,6 @@
 mod bits;
 mod column;
 mod page;
-mod varint;
 mod xor;
 
 #[doc(hidden)]
@@ -26,7 +29,7 @@ pub use column::{
     decode_series, decode_series_into, decode_series_with_timestamps_into, decode_timestamps_into, encode_series,
     encode_series_shared_timestamps, encode_timestamps, shared_timestamps_ref, skip_series,
 };
-pub use page::{DEFAULT_PAGE_ZSTD_LEVEL, PAGE_TARGET_RAW_BYTES, PageBuilder, compress_page, decompress_page};
+pub use page::{DEFAULT_PAGE_ZSTD_LEVEL, PAGE_TARGET_RAW_BYTES, compress_page, decompress_page};
 pub use xor::{XOR_CHUNK_MAX_SAMPLES, XorChunk, XorIter, decode_into};
 
 /// Why encoded samples could not be decoded (or a chunk could not take another sample).

@@ -6,8 +6,6 @@
 //! size must be within the caller's limit, and exactly one frame must fill the input.
 
 use super::ChunkError;
-use super::column::encode_series;
-use crate::tsdb::Sample;
 
 /// Raw bytes a block writer gathers before compressing a page. A series record is never split, so
 /// a page may exceed this by up to one record.
@@ -50,70 +48,23 @@ pub fn decompress_page(compressed: &[u8], max_raw_len: usize) -> Result<Vec<u8>,
     Ok(raw)
 }
 
-/// Gathers series records into raw pages of about [`PAGE_TARGET_RAW_BYTES`] — what a block
-/// writer does before compressing each page.
-#[derive(Debug, Default)]
-pub struct PageBuilder {
-    raw: Vec<u8>,
-    series: usize,
-}
-
-impl PageBuilder {
-    pub fn new() -> Self {
-        PageBuilder { raw: Vec::with_capacity(PAGE_TARGET_RAW_BYTES + PAGE_TARGET_RAW_BYTES / 4), series: 0 }
-    }
-
-    /// Append one series' record.
-    pub fn push_series(&mut self, samples: &[Sample]) {
-        encode_series(samples, &mut self.raw);
-        self.series += 1;
-    }
-
-    /// True once the page has reached its target size and should be cut.
-    pub fn is_full(&self) -> bool {
-        self.raw.len() >= PAGE_TARGET_RAW_BYTES
-    }
-
-    /// Series records in the page so far.
-    pub fn series_count(&self) -> usize {
-        self.series
-    }
-
-    pub fn raw(&self) -> &[u8] {
-        &self.raw
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.series == 0
-    }
-
-    /// Compress the page and start a new one.
-    pub fn finish(&mut self, level: i32) -> Result<Vec<u8>, ChunkError> {
-        let compressed = compress_page(&self.raw, level)?;
-        self.raw.clear();
-        self.series = 0;
-        Ok(compressed)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::column::decode_series_into;
+    use super::super::column::{decode_series_into, encode_series};
     use super::super::synthetic::XorShift64;
     use super::*;
+    use crate::tsdb::Sample;
 
     #[test]
     fn pages_round_trip_and_refuse_bombs() {
-        let mut builder = PageBuilder::new();
         let series: Vec<Vec<Sample>> = (0..50)
             .map(|s| (0..480).map(|i| Sample { t: i * 15_000, v: f64::from((s * i) as i32 % 17) }).collect())
             .collect();
+        let mut raw = Vec::new();
         for samples in &series {
-            builder.push_series(samples);
+            encode_series(samples, &mut raw);
         }
-        let raw = builder.raw().to_vec();
-        let compressed = builder.finish(DEFAULT_PAGE_ZSTD_LEVEL).expect("compresses");
-        assert!(builder.is_empty());
+        let compressed = compress_page(&raw, DEFAULT_PAGE_ZSTD_LEVEL).expect("compresses");
         assert!(compressed.len() < raw.len() / 4, "{} of {}", compressed.len(), raw.len());
         assert_eq!(decompress_page(&compressed, raw.len()).expect("decompresses"), raw);
         assert!(matches!(decompress_page(&compressed, raw.len() - 1), Err(ChunkError::PageTooLarge { .. })));

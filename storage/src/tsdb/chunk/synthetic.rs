@@ -247,16 +247,46 @@ fn node_exporter_series(instance: &str) -> Vec<SeriesSpec> {
     for cpu in ["0", "1", "2", "3"] {
         for (index, &(mode, min, max, chance)) in cpu_modes.iter().enumerate() {
             let start = 86_400 * 100 * 40 / (index as u64 + 1);
-            add("node_cpu_seconds_total", &[("cpu", cpu), ("mode", mode)], "cpu_seconds", counter(2, 1, start, min, max, chance));
+            add(
+                "node_cpu_seconds_total",
+                &[("cpu", cpu), ("mode", mode)],
+                "cpu_seconds",
+                counter(2, 1, start, min, max, chance),
+            );
         }
         for mode in ["user", "nice"] {
             add("node_cpu_guest_seconds_total", &[("cpu", cpu), ("mode", mode)], "constant", Shape::Constant(0.0));
         }
-        add("node_schedstat_running_seconds_total", &[("cpu", cpu)], "nanosecond_counter", counter(9, 1, 3_456_000_000_000_000, 100_000_000, 2_000_000_000, 1.0));
-        add("node_schedstat_waiting_seconds_total", &[("cpu", cpu)], "nanosecond_counter", counter(9, 1, 456_000_000_000_000, 1_000_000, 300_000_000, 1.0));
-        add("node_schedstat_timeslices_total", &[("cpu", cpu)], "packet_counter", counter(0, 1, 9_876_543_210, 2_000, 40_000, 1.0));
-        add("node_softnet_processed_total", &[("cpu", cpu)], "packet_counter", counter(0, 1, 123_456_789, 100, 5_000, 1.0));
-        for name in ["node_softnet_dropped_total", "node_softnet_times_squeezed_total", "node_softnet_received_rps_total", "node_softnet_flow_limit_count_total"] {
+        add(
+            "node_schedstat_running_seconds_total",
+            &[("cpu", cpu)],
+            "nanosecond_counter",
+            counter(9, 1, 3_456_000_000_000_000, 100_000_000, 2_000_000_000, 1.0),
+        );
+        add(
+            "node_schedstat_waiting_seconds_total",
+            &[("cpu", cpu)],
+            "nanosecond_counter",
+            counter(9, 1, 456_000_000_000_000, 1_000_000, 300_000_000, 1.0),
+        );
+        add(
+            "node_schedstat_timeslices_total",
+            &[("cpu", cpu)],
+            "packet_counter",
+            counter(0, 1, 9_876_543_210, 2_000, 40_000, 1.0),
+        );
+        add(
+            "node_softnet_processed_total",
+            &[("cpu", cpu)],
+            "packet_counter",
+            counter(0, 1, 123_456_789, 100, 5_000, 1.0),
+        );
+        for name in [
+            "node_softnet_dropped_total",
+            "node_softnet_times_squeezed_total",
+            "node_softnet_received_rps_total",
+            "node_softnet_flow_limit_count_total",
+        ] {
             add(name, &[("cpu", cpu)], "rare_counter", rare(12));
         }
         add("node_softnet_backlog_len", &[("cpu", cpu)], "constant", Shape::Constant(0.0));
@@ -271,9 +301,24 @@ fn node_exporter_series(instance: &str) -> Vec<SeriesSpec> {
     for (device, activity) in &interfaces {
         let d = [("device", device.as_str())];
         for direction in ["receive", "transmit"] {
-            add(&format!("node_network_{direction}_bytes_total"), &d, "byte_counter", counter(0, 1, 987_654_321_012, 2_000, 2_000_000, *activity));
-            add(&format!("node_network_{direction}_packets_total"), &d, "packet_counter", counter(0, 1, 1_234_567_890, 10, 3_000, *activity));
-            add(&format!("node_network_{direction}_drop_total"), &d, "rare_counter", counter(0, 1, 42, 1, 2, 0.01 * activity));
+            add(
+                &format!("node_network_{direction}_bytes_total"),
+                &d,
+                "byte_counter",
+                counter(0, 1, 987_654_321_012, 2_000, 2_000_000, *activity),
+            );
+            add(
+                &format!("node_network_{direction}_packets_total"),
+                &d,
+                "packet_counter",
+                counter(0, 1, 1_234_567_890, 10, 3_000, *activity),
+            );
+            add(
+                &format!("node_network_{direction}_drop_total"),
+                &d,
+                "rare_counter",
+                counter(0, 1, 42, 1, 2, 0.01 * activity),
+            );
             for stat in ["errs", "fifo", "compressed"] {
                 add(&format!("node_network_{direction}_{stat}_total"), &d, "rare_counter", rare(0));
             }
@@ -313,15 +358,35 @@ fn node_exporter_series(instance: &str) -> Vec<SeriesSpec> {
         add("node_disk_reads_merged_total", &d, "packet_counter", counter(0, 1, 12_345, 1, 20, 0.1 * activity));
         add("node_disk_read_bytes_total", &d, "byte_counter", counter(0, 4096, 12_345_678, 1, 500, 0.3 * activity));
         add("node_disk_read_time_seconds_total", &d, "cpu_seconds", counter(3, 1, 1_234_567, 0, 300, 0.3 * activity));
-        add("node_disk_writes_completed_total", &d, "packet_counter", counter(0, 1, 9_876_543, 5, 300, 0.95 * activity));
+        add(
+            "node_disk_writes_completed_total",
+            &d,
+            "packet_counter",
+            counter(0, 1, 9_876_543, 5, 300, 0.95 * activity),
+        );
         add("node_disk_writes_merged_total", &d, "packet_counter", counter(0, 1, 4_567_890, 0, 200, 0.9 * activity));
-        add("node_disk_written_bytes_total", &d, "byte_counter", counter(0, 4096, 98_765_432, 10, 3000, 0.95 * activity));
+        add(
+            "node_disk_written_bytes_total",
+            &d,
+            "byte_counter",
+            counter(0, 4096, 98_765_432, 10, 3000, 0.95 * activity),
+        );
         add("node_disk_write_time_seconds_total", &d, "cpu_seconds", counter(3, 1, 7_654_321, 0, 900, 0.95 * activity));
         add("node_disk_io_time_seconds_total", &d, "cpu_seconds", counter(3, 1, 5_432_100, 0, 1200, 0.95 * activity));
-        add("node_disk_io_time_weighted_seconds_total", &d, "cpu_seconds", counter(3, 1, 9_999_999, 0, 3000, 0.95 * activity));
+        add(
+            "node_disk_io_time_weighted_seconds_total",
+            &d,
+            "cpu_seconds",
+            counter(3, 1, 9_999_999, 0, 3000, 0.95 * activity),
+        );
         add("node_disk_io_now", &d, "small_gauge", stepped(1, 0, 2, 0.1 * activity));
         add("node_disk_flush_requests_total", &d, "packet_counter", counter(0, 1, 55_555, 1, 10, 0.5 * activity));
-        add("node_disk_flush_requests_time_seconds_total", &d, "cpu_seconds", counter(3, 1, 66_666, 0, 20, 0.5 * activity));
+        add(
+            "node_disk_flush_requests_time_seconds_total",
+            &d,
+            "cpu_seconds",
+            counter(3, 1, 66_666, 0, 20, 0.5 * activity),
+        );
         for name in ["discards_completed", "discards_merged", "discarded_sectors", "discard_time_seconds"] {
             add(&format!("node_disk_{name}_total"), &d, "rare_counter", rare(0));
         }
@@ -359,17 +424,70 @@ fn node_exporter_series(instance: &str) -> Vec<SeriesSpec> {
 
     // Memory (/proc/meminfo, kB × 1024): busy gauges every scrape, others now and then, the rest fixed.
     let memory_gib = 16u64 << 20; // in KiB
-    for name in ["MemFree", "MemAvailable", "Cached", "Active", "Inactive", "Active_anon", "Inactive_anon", "Active_file", "Inactive_file", "AnonPages", "Mapped", "Buffers"] {
+    for name in [
+        "MemFree",
+        "MemAvailable",
+        "Cached",
+        "Active",
+        "Inactive",
+        "Active_anon",
+        "Inactive_anon",
+        "Active_file",
+        "Inactive_file",
+        "AnonPages",
+        "Mapped",
+        "Buffers",
+    ] {
         add(&format!("node_memory_{name}_bytes"), &[], "memory_gauge", stepped(1024, memory_gib / 5, 8000, 0.95));
     }
-    for name in ["Dirty", "Writeback", "Slab", "SReclaimable", "SUnreclaim", "KernelStack", "PageTables", "Shmem", "Committed_AS", "VmallocUsed", "AnonHugePages", "Percpu"] {
+    for name in [
+        "Dirty",
+        "Writeback",
+        "Slab",
+        "SReclaimable",
+        "SUnreclaim",
+        "KernelStack",
+        "PageTables",
+        "Shmem",
+        "Committed_AS",
+        "VmallocUsed",
+        "AnonHugePages",
+        "Percpu",
+    ] {
         add(&format!("node_memory_{name}_bytes"), &[], "memory_gauge", stepped(1024, memory_gib / 50, 200, 0.4));
     }
     for name in [
-        "MemTotal", "SwapTotal", "SwapFree", "SwapCached", "HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp",
-        "Hugepagesize", "Hugetlb", "DirectMap4k", "DirectMap2M", "DirectMap1G", "VmallocTotal", "VmallocChunk", "CmaTotal", "CmaFree",
-        "Mlocked", "Unevictable", "Bounce", "NFS_Unstable", "WritebackTmp", "CommitLimit", "HardwareCorrupted", "ShmemHugePages",
-        "ShmemPmdMapped", "FileHugePages", "FilePmdMapped", "KReclaimable", "Zswap", "Zswapped",
+        "MemTotal",
+        "SwapTotal",
+        "SwapFree",
+        "SwapCached",
+        "HugePages_Total",
+        "HugePages_Free",
+        "HugePages_Rsvd",
+        "HugePages_Surp",
+        "Hugepagesize",
+        "Hugetlb",
+        "DirectMap4k",
+        "DirectMap2M",
+        "DirectMap1G",
+        "VmallocTotal",
+        "VmallocChunk",
+        "CmaTotal",
+        "CmaFree",
+        "Mlocked",
+        "Unevictable",
+        "Bounce",
+        "NFS_Unstable",
+        "WritebackTmp",
+        "CommitLimit",
+        "HardwareCorrupted",
+        "ShmemHugePages",
+        "ShmemPmdMapped",
+        "FileHugePages",
+        "FilePmdMapped",
+        "KReclaimable",
+        "Zswap",
+        "Zswapped",
     ] {
         add(&format!("node_memory_{name}_bytes"), &[], "constant", Shape::Constant((memory_gib / 7 * 1024) as f64));
     }
@@ -382,23 +500,77 @@ fn node_exporter_series(instance: &str) -> Vec<SeriesSpec> {
     for name in ["pswpin", "pswpout", "oom_kill"] {
         add(&format!("node_vmstat_{name}"), &[], "constant", Shape::Constant(0.0));
     }
-    for name in ["Tcp_InSegs", "Tcp_OutSegs", "Udp_InDatagrams", "Udp_OutDatagrams", "IpExt_InOctets", "IpExt_OutOctets", "Ip6_InOctets", "Ip6_OutOctets", "Icmp_InMsgs", "Icmp_OutMsgs"] {
+    for name in [
+        "Tcp_InSegs",
+        "Tcp_OutSegs",
+        "Udp_InDatagrams",
+        "Udp_OutDatagrams",
+        "IpExt_InOctets",
+        "IpExt_OutOctets",
+        "Ip6_InOctets",
+        "Ip6_OutOctets",
+        "Icmp_InMsgs",
+        "Icmp_OutMsgs",
+    ] {
         let (min, max) = if name.contains("Octets") { (10_000, 2_000_000) } else { (10, 2_000) };
         add(&format!("node_netstat_{name}"), &[], "byte_counter", counter(0, 1, 5_555_555_555, min, max, 0.95));
     }
-    for name in ["Tcp_ActiveOpens", "Tcp_PassiveOpens", "Tcp_RetransSegs", "Tcp_OutRsts", "TcpExt_TCPSynRetrans", "TcpExt_TCPTimeouts", "TcpExt_TCPOFOQueue", "Udp_NoPorts", "Udp6_InDatagrams", "Udp6_OutDatagrams"] {
+    for name in [
+        "Tcp_ActiveOpens",
+        "Tcp_PassiveOpens",
+        "Tcp_RetransSegs",
+        "Tcp_OutRsts",
+        "TcpExt_TCPSynRetrans",
+        "TcpExt_TCPTimeouts",
+        "TcpExt_TCPOFOQueue",
+        "Udp_NoPorts",
+        "Udp6_InDatagrams",
+        "Udp6_OutDatagrams",
+    ] {
         add(&format!("node_netstat_{name}"), &[], "packet_counter", counter(0, 1, 77_777, 1, 20, 0.3));
     }
     for name in [
-        "Tcp_InErrs", "Udp_InErrors", "Udp_RcvbufErrors", "Udp_SndbufErrors", "Udp6_InErrors", "Udp6_NoPorts", "Udp6_RcvbufErrors",
-        "Udp6_SndbufErrors", "UdpLite_InErrors", "UdpLite6_InErrors", "TcpExt_ListenDrops", "TcpExt_ListenOverflows",
-        "TcpExt_SyncookiesFailed", "TcpExt_SyncookiesRecv", "TcpExt_SyncookiesSent", "Icmp_InErrors", "Icmp6_InErrors",
-        "Icmp6_InMsgs", "Icmp6_OutMsgs", "Ip_Forwarding",
+        "Tcp_InErrs",
+        "Udp_InErrors",
+        "Udp_RcvbufErrors",
+        "Udp_SndbufErrors",
+        "Udp6_InErrors",
+        "Udp6_NoPorts",
+        "Udp6_RcvbufErrors",
+        "Udp6_SndbufErrors",
+        "UdpLite_InErrors",
+        "UdpLite6_InErrors",
+        "TcpExt_ListenDrops",
+        "TcpExt_ListenOverflows",
+        "TcpExt_SyncookiesFailed",
+        "TcpExt_SyncookiesRecv",
+        "TcpExt_SyncookiesSent",
+        "Icmp_InErrors",
+        "Icmp6_InErrors",
+        "Icmp6_InMsgs",
+        "Icmp6_OutMsgs",
+        "Ip_Forwarding",
     ] {
         add(&format!("node_netstat_{name}"), &[], "rare_counter", rare(3));
     }
     add("node_netstat_Tcp_CurrEstab", &[], "small_gauge", stepped(1, 120, 5, 0.6));
-    for name in ["sockets_used", "TCP_alloc", "TCP_inuse", "TCP_orphan", "TCP_tw", "TCP_mem", "UDP_inuse", "UDP_mem", "FRAG_inuse", "RAW_inuse", "TCP6_inuse", "UDP6_inuse", "UDPLITE_inuse", "FRAG6_inuse", "RAW6_inuse"] {
+    for name in [
+        "sockets_used",
+        "TCP_alloc",
+        "TCP_inuse",
+        "TCP_orphan",
+        "TCP_tw",
+        "TCP_mem",
+        "UDP_inuse",
+        "UDP_mem",
+        "FRAG_inuse",
+        "RAW_inuse",
+        "TCP6_inuse",
+        "UDP6_inuse",
+        "UDPLITE_inuse",
+        "FRAG6_inuse",
+        "RAW6_inuse",
+    ] {
         add(&format!("node_sockstat_{name}"), &[], "small_gauge", stepped(1, 150, 5, 0.4));
     }
     add("node_sockstat_TCP_mem_bytes", &[], "memory_gauge", stepped(4096, 300, 20, 0.4));
@@ -422,42 +594,136 @@ fn node_exporter_series(instance: &str) -> Vec<SeriesSpec> {
     add("node_nf_conntrack_entries", &[], "small_gauge", stepped(1, 2_000, 30, 0.9));
     add("node_nf_conntrack_entries_limit", &[], "constant", Shape::Constant(262_144.0));
     for resource in ["cpu", "io", "memory"] {
-        add(&format!("node_pressure_{resource}_waiting_seconds_total"), &[], "microsecond_counter", counter(6, 1, 123_456_789_012, 0, 200_000, 0.8));
+        add(
+            &format!("node_pressure_{resource}_waiting_seconds_total"),
+            &[],
+            "microsecond_counter",
+            counter(6, 1, 123_456_789_012, 0, 200_000, 0.8),
+        );
     }
-    add("node_pressure_io_stalled_seconds_total", &[], "microsecond_counter", counter(6, 1, 23_456_789_012, 0, 100_000, 0.6));
-    add("node_pressure_memory_stalled_seconds_total", &[], "microsecond_counter", counter(6, 1, 3_456_789, 0, 1_000, 0.05));
+    add(
+        "node_pressure_io_stalled_seconds_total",
+        &[],
+        "microsecond_counter",
+        counter(6, 1, 23_456_789_012, 0, 100_000, 0.6),
+    );
+    add(
+        "node_pressure_memory_stalled_seconds_total",
+        &[],
+        "microsecond_counter",
+        counter(6, 1, 3_456_789, 0, 1_000, 0.05),
+    );
     // timex: a few drift every scrape, the rest are fixed.
-    add("node_timex_offset_seconds", &[], "nanosecond_gauge", Shape::Noisy { decimals: 9, low: 1_000, high: 2_000_000, chance: 1.0 });
-    add("node_timex_frequency_adjustment_ratio", &[], "nanosecond_gauge", Shape::Noisy { decimals: 9, low: 999_990_000, high: 1_000_010_000, chance: 0.5 });
+    add(
+        "node_timex_offset_seconds",
+        &[],
+        "nanosecond_gauge",
+        Shape::Noisy { decimals: 9, low: 1_000, high: 2_000_000, chance: 1.0 },
+    );
+    add(
+        "node_timex_frequency_adjustment_ratio",
+        &[],
+        "nanosecond_gauge",
+        Shape::Noisy { decimals: 9, low: 999_990_000, high: 1_000_010_000, chance: 0.5 },
+    );
     add("node_timex_estimated_error_seconds", &[], "small_gauge", stepped(1, 50, 5, 0.3));
     add("node_timex_maxerror_seconds", &[], "small_gauge", stepped(1, 400, 50, 0.8));
     for name in [
-        "loop_time_constant", "pps_calibration_total", "pps_error_total", "pps_frequency_hertz", "pps_jitter_seconds",
-        "pps_jitter_total", "pps_shift_seconds", "pps_stability_exceeded_total", "pps_stability_hertz", "status", "sync_status",
-        "tai_offset_seconds", "tick_seconds",
+        "loop_time_constant",
+        "pps_calibration_total",
+        "pps_error_total",
+        "pps_frequency_hertz",
+        "pps_jitter_seconds",
+        "pps_jitter_total",
+        "pps_shift_seconds",
+        "pps_stability_exceeded_total",
+        "pps_stability_hertz",
+        "status",
+        "sync_status",
+        "tai_offset_seconds",
+        "tick_seconds",
     ] {
         add(&format!("node_timex_{name}"), &[], "constant", Shape::Constant(0.0));
     }
     // Build and host information.
-    for name in ["node_uname_info", "node_os_info", "node_os_version", "node_dmi_info", "node_exporter_build_info", "node_selinux_enabled", "node_textfile_scrape_error"] {
+    for name in [
+        "node_uname_info",
+        "node_os_info",
+        "node_os_version",
+        "node_dmi_info",
+        "node_exporter_build_info",
+        "node_selinux_enabled",
+        "node_textfile_scrape_error",
+    ] {
         add(name, &[], "constant", Shape::Constant(1.0));
     }
 
     // Per-collector scrape meta: durations in nanoseconds (the noisiest series node_exporter has).
     for collector in [
-        "arp", "bcache", "bonding", "btrfs", "conntrack", "cpu", "cpufreq", "diskstats", "dmi", "edac", "entropy", "fibrechannel",
-        "filefd", "filesystem", "hwmon", "infiniband", "ipvs", "loadavg", "mdadm", "meminfo", "netclass", "netdev", "netstat",
-        "nfs", "nfsd", "nvme", "os", "powersupplyclass", "pressure", "rapl", "schedstat", "selinux", "sockstat", "softnet",
-        "stat", "tapestats", "textfile", "thermal_zone", "time", "timex", "udp_queues", "uname", "vmstat", "xfs", "zfs",
+        "arp",
+        "bcache",
+        "bonding",
+        "btrfs",
+        "conntrack",
+        "cpu",
+        "cpufreq",
+        "diskstats",
+        "dmi",
+        "edac",
+        "entropy",
+        "fibrechannel",
+        "filefd",
+        "filesystem",
+        "hwmon",
+        "infiniband",
+        "ipvs",
+        "loadavg",
+        "mdadm",
+        "meminfo",
+        "netclass",
+        "netdev",
+        "netstat",
+        "nfs",
+        "nfsd",
+        "nvme",
+        "os",
+        "powersupplyclass",
+        "pressure",
+        "rapl",
+        "schedstat",
+        "selinux",
+        "sockstat",
+        "softnet",
+        "stat",
+        "tapestats",
+        "textfile",
+        "thermal_zone",
+        "time",
+        "timex",
+        "udp_queues",
+        "uname",
+        "vmstat",
+        "xfs",
+        "zfs",
     ] {
         let c = [("collector", collector)];
-        add("node_scrape_collector_duration_seconds", &c, "scrape_duration", Shape::Noisy { decimals: 9, low: 8_000, high: 8_000_000, chance: 1.0 });
+        add(
+            "node_scrape_collector_duration_seconds",
+            &c,
+            "scrape_duration",
+            Shape::Noisy { decimals: 9, low: 8_000, high: 8_000_000, chance: 1.0 },
+        );
         add("node_scrape_collector_success", &c, "constant", Shape::Constant(1.0));
     }
 
     // The exporter's own Go runtime and process metrics.
     for quantile in ["0", "0.25", "0.5", "0.75", "1"] {
-        add("go_gc_duration_seconds", &[("quantile", quantile)], "scrape_duration", Shape::Noisy { decimals: 9, low: 20_000, high: 900_000, chance: 0.3 });
+        add(
+            "go_gc_duration_seconds",
+            &[("quantile", quantile)],
+            "scrape_duration",
+            Shape::Noisy { decimals: 9, low: 20_000, high: 900_000, chance: 0.3 },
+        );
     }
     add("go_gc_duration_seconds_sum", &[], "nanosecond_counter", counter(9, 1, 12_345_678_901, 20_000, 200_000, 0.3));
     add("go_gc_duration_seconds_count", &[], "packet_counter", counter(0, 1, 54_321, 1, 2, 0.3));
@@ -476,7 +742,15 @@ fn node_exporter_series(instance: &str) -> Vec<SeriesSpec> {
     add("go_memstats_heap_sys_bytes", &[], "memory_gauge", stepped(8192, 1_500, 50, 0.05));
     add("go_memstats_next_gc_bytes", &[], "runtime_gauge", stepped(1, 4_194_304, 500_000, 0.3));
     add("go_memstats_last_gc_time_seconds", &[], "wall_clock", Shape::WallClock { chance: 0.3 });
-    for (name, unit) in [("mcache_inuse_bytes", 1200), ("mspan_inuse_bytes", 160), ("stack_inuse_bytes", 32_768), ("other_sys_bytes", 1), ("gc_sys_bytes", 1), ("buck_hash_sys_bytes", 1), ("sys_bytes", 8192)] {
+    for (name, unit) in [
+        ("mcache_inuse_bytes", 1200),
+        ("mspan_inuse_bytes", 160),
+        ("stack_inuse_bytes", 32_768),
+        ("other_sys_bytes", 1),
+        ("gc_sys_bytes", 1),
+        ("buck_hash_sys_bytes", 1),
+        ("sys_bytes", 8192),
+    ] {
         add(&format!("go_memstats_{name}"), &[], "memory_gauge", stepped(unit, 900, 3, 0.05));
     }
     for name in ["mcache_sys_bytes", "mspan_sys_bytes", "stack_sys_bytes", "lookups_total", "gc_cpu_fraction"] {
@@ -492,7 +766,12 @@ fn node_exporter_series(instance: &str) -> Vec<SeriesSpec> {
     // Each scrape request and response are about the same size.
     add("process_network_receive_bytes_total", &[], "packet_counter", counter(0, 1, 1_234_567, 180, 190, 1.0));
     add("process_network_transmit_bytes_total", &[], "byte_counter", counter(0, 1, 98_765_432, 14_000, 15_000, 1.0));
-    add("promhttp_metric_handler_requests_total", &[("code", "200")], "packet_counter", counter(0, 1, 576_000, 1, 1, 1.0));
+    add(
+        "promhttp_metric_handler_requests_total",
+        &[("code", "200")],
+        "packet_counter",
+        counter(0, 1, 576_000, 1, 1, 1.0),
+    );
     for code in ["500", "503"] {
         add("promhttp_metric_handler_requests_total", &[("code", code)], "constant", Shape::Constant(0.0));
     }
@@ -503,7 +782,12 @@ fn node_exporter_series(instance: &str) -> Vec<SeriesSpec> {
 
     // What Prometheus adds to every target.
     add("up", &[], "constant", Shape::Constant(1.0));
-    add("scrape_duration_seconds", &[], "scrape_duration", Shape::Noisy { decimals: 9, low: 20_000_000, high: 90_000_000, chance: 1.0 });
+    add(
+        "scrape_duration_seconds",
+        &[],
+        "scrape_duration",
+        Shape::Noisy { decimals: 9, low: 20_000_000, high: 90_000_000, chance: 1.0 },
+    );
     add("scrape_samples_scraped", &[], "constant", Shape::Constant(1012.0));
     add("scrape_samples_post_metric_relabeling", &[], "constant", Shape::Constant(1012.0));
     add("scrape_series_added", &[], "constant", Shape::Constant(0.0));
@@ -542,7 +826,9 @@ impl Fleet {
             .collect();
         match series_order {
             SeriesOrder::Labels => order.sort_by(|a, b| targets[a.0].labels(a.1).cmp(targets[b.0].labels(b.1))),
-            SeriesOrder::Target => order.sort_by(|a, b| (a.0, targets[a.0].labels(a.1)).cmp(&(b.0, targets[b.0].labels(b.1)))),
+            SeriesOrder::Target => {
+                order.sort_by(|a, b| (a.0, targets[a.0].labels(a.1)).cmp(&(b.0, targets[b.0].labels(b.1))))
+            }
         }
         Fleet { targets, order }
     }
@@ -712,7 +998,11 @@ impl<S: AsRef<[Sample]>> PageSet<S> {
         Ok(reference)
     }
 
-    fn flush_timestamps(&mut self, options: &MeasureOptions, figures: &mut CompressionFigures) -> Result<(), ChunkError> {
+    fn flush_timestamps(
+        &mut self,
+        options: &MeasureOptions,
+        figures: &mut CompressionFigures,
+    ) -> Result<(), ChunkError> {
         if self.timestamp_page.is_empty() {
             return Ok(());
         }
@@ -751,7 +1041,8 @@ impl<S: AsRef<[Sample]>> PageSet<S> {
             for original in self.page_series.iter() {
                 decoded.clear();
                 let lookup = |reference: u64| columns.get(reference as usize).map(Vec::as_slice);
-                offset += column::decode_series_with_timestamps_into(raw.get(offset..).unwrap_or(&[]), lookup, &mut decoded)?;
+                offset +=
+                    column::decode_series_with_timestamps_into(raw.get(offset..).unwrap_or(&[]), lookup, &mut decoded)?;
                 if !same_samples(original.as_ref(), &decoded) {
                     return Err(ChunkError::Corrupt("column round trip differs"));
                 }
@@ -772,7 +1063,12 @@ pub fn same_samples(a: &[Sample], b: &[Sample]) -> bool {
 }
 
 /// Measure a fleet without holding all of it in memory: series are generated one at a time.
-pub fn measure_fleet(fleet: &Fleet, chunk_samples: usize, zstd_level: i32, verify: bool) -> Result<CompressionFigures, ChunkError> {
+pub fn measure_fleet(
+    fleet: &Fleet,
+    chunk_samples: usize,
+    zstd_level: i32,
+    verify: bool,
+) -> Result<CompressionFigures, ChunkError> {
     let options = MeasureOptions { chunk_samples, zstd_level, verify, shared_timestamps: false };
     measure_fleet_with(fleet, &options, |_| true)
 }
@@ -813,23 +1109,17 @@ mod tests {
         assert_ne!(Target::new(1, 40, Jitter::Aligned).timestamps, a.timestamps);
     }
 
-    /// Many targets, both series orders: `cargo test -p pharos-storage chunk_report -- --ignored --nocapture`.
     #[test]
-    #[ignore]
-    fn chunk_report_many_targets() {
-        for jitter in [Jitter::Aligned, Jitter::Raw] {
-            for (order, shared_timestamps) in [(SeriesOrder::Labels, false), (SeriesOrder::Target, false), (SeriesOrder::Labels, true)] {
-                let fleet = Fleet::ordered(40, 480, jitter, order);
-                let options = MeasureOptions { chunk_samples: 120, zstd_level: 3, verify: true, shared_timestamps };
-                let f = measure_fleet_with(&fleet, &options, |_| true).expect("measures");
-                println!(
-                    "40 targets 2h {jitter:?} {order:?} shared {shared_timestamps}: xor {:.3}  raw {:.3}  paged {:.3} B/sample ({} pages)",
-                    f.xor_bytes_per_sample(),
-                    f.column_raw_bytes_per_sample(),
-                    f.column_page_bytes_per_sample(),
-                    f.pages
-                );
-            }
+    fn column_pages_beat_half_a_byte_per_sample_and_round_trip() {
+        let fleet = Fleet::new(2, 480, Jitter::Aligned);
+        for shared_timestamps in [false, true] {
+            let options = MeasureOptions { chunk_samples: 120, zstd_level: 3, verify: true, shared_timestamps };
+            let figures = measure_fleet_with(&fleet, &options, |_| true).expect("measures and verifies");
+            assert_eq!(figures.samples, 2 * 480 * fleet.targets[0].series_count() as u64);
+            let paged = figures.column_page_bytes_per_sample();
+            assert!(paged < 0.5, "{paged:.3} bytes/sample (shared timestamps: {shared_timestamps})");
+            assert!(figures.xor_bytes_per_sample() > 4.0 * paged);
+            assert_eq!(figures.timestamp_columns, if shared_timestamps { 2 } else { 0 });
         }
     }
 
@@ -858,10 +1148,10 @@ mod tests {
     #[test]
     #[ignore]
     fn chunk_report_per_family() {
-        for (jitter, targets, scrapes) in [(Jitter::Aligned, 4, 480), (Jitter::Raw, 4, 480), (Jitter::Aligned, 1, 5760)] {
+        for (jitter, targets, scrapes) in [(Jitter::Aligned, 4, 480), (Jitter::Raw, 4, 480), (Jitter::Aligned, 1, 5760)]
+        {
             let fleet = Fleet::new(targets, scrapes, jitter);
-            let mut families: Vec<&'static str> =
-                fleet.targets[0].series.iter().map(|s| s.family).collect();
+            let mut families: Vec<&'static str> = fleet.targets[0].series.iter().map(|s| s.family).collect();
             families.sort();
             families.dedup();
             let all = measure_fleet(&fleet, 120, 3, true).expect("measures");
@@ -875,7 +1165,8 @@ mod tests {
                 all.pages
             );
             for family in families {
-                let options = MeasureOptions { chunk_samples: 120, zstd_level: 3, verify: false, shared_timestamps: false };
+                let options =
+                    MeasureOptions { chunk_samples: 120, zstd_level: 3, verify: false, shared_timestamps: false };
                 let f = measure_fleet_with(&fleet, &options, |name| name == family).expect("measures");
                 println!(
                     "  {family:<20} {:>4} series  xor {:>6.3}  raw {:>6.3}  paged {:>6.3} B/sample  share of paged total {:>5.1} %",

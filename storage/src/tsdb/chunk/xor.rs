@@ -21,7 +21,7 @@
 
 use super::ChunkError;
 use super::bits::{BitReader, BitWriter};
-use super::varint::{unzigzag, zigzag};
+use crate::tsdb::varint::{unzigzag, zigzag};
 use crate::tsdb::Sample;
 
 /// Most samples one XOR chunk can hold (its count header is 16 bits). Heads cut chunks far earlier
@@ -59,15 +59,7 @@ impl XorChunk {
         // A 120-sample chunk of typical scrape data takes ~100–200 bytes.
         let mut bytes = Vec::with_capacity(128);
         bytes.extend_from_slice(&[0, 0]);
-        XorChunk {
-            bytes,
-            free_bits: 0,
-            count: 0,
-            first_t: 0,
-            last_t: 0,
-            last_delta: 0,
-            values: XorValueWriter::new(),
-        }
+        XorChunk { bytes, free_bits: 0, count: 0, first_t: 0, last_t: 0, last_delta: 0, values: XorValueWriter::new() }
     }
 
     /// Append a sample. The caller guarantees `t` is greater than the last appended timestamp and
@@ -245,18 +237,28 @@ impl XorValueReader {
         Ok(bits)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_next(&mut self, reader: &mut BitReader<'_>) -> Result<u64, ChunkError> {
         const TRUNCATED: ChunkError = ChunkError::Truncated("XOR value");
-        if !reader.read_bit().ok_or(TRUNCATED)? {
+        let (control, available) = reader.peek(2);
+        if available == 0 {
+            return Err(TRUNCATED);
+        }
+        if control >> 63 == 0 {
+            reader.consume(1);
             return Ok(self.previous);
         }
-        if reader.read_bit().ok_or(TRUNCATED)? {
-            let leading = reader.read_bits(5).ok_or(TRUNCATED)? as u32;
-            let mut meaningful = reader.read_bits(6).ok_or(TRUNCATED)? as u32;
-            if meaningful == 0 {
-                meaningful = 64;
-            }
+        if available < 2 {
+            return Err(TRUNCATED);
+        }
+        reader.consume(2);
+        if control >> 62 == 0b11 {
+            let header = reader.read_bits(11).ok_or(TRUNCATED)?;
+            let leading = (header >> 6) as u32;
+            let meaningful = match (header & 0x3f) as u32 {
+                0 => 64,
+                bits => bits,
+            };
             if leading + meaningful > 64 {
                 return Err(ChunkError::Corrupt("XOR window wider than 64 bits"));
             }
@@ -312,41 +314,53 @@ impl<'a> XorIter<'a> {
         usize::from(self.total)
     }
 
+    /// Decode the next sample, whichever it is.
+    #[inline]
     fn decode_next(&mut self) -> Result<Sample, ChunkError> {
-        let reader = &mut self.reader;
-        let bits = match self.produced {
-            0 => {
-                let encoded = reader.read_uvarint().ok_or(ChunkError::Truncated("first timestamp"))?;
-                self.t = unzigzag(encoded);
-                self.values.read_first(reader)?
-            }
-            1 => {
-                let delta = reader.read_uvarint().ok_or(ChunkError::Truncated("timestamp delta"))?;
-                self.delta = delta as i64;
-                self.t = self.t.wrapping_add(self.delta);
-                self.values.read_next(reader)?
-            }
-            _ => {
-                let dod = read_delta_of_delta(reader)?;
-                self.delta = self.delta.wrapping_add(dod);
-                self.t = self.t.wrapping_add(self.delta);
-                self.values.read_next(reader)?
-            }
-        };
+        match self.produced {
+            0 => self.decode_first(),
+            1 => self.decode_second(),
+            _ => self.decode_following(),
+        }
+    }
+
+    fn decode_first(&mut self) -> Result<Sample, ChunkError> {
+        let encoded = self.reader.read_uvarint().ok_or(ChunkError::Truncated("first timestamp"))?;
+        self.t = unzigzag(encoded);
+        let bits = self.values.read_first(&mut self.reader)?;
+        Ok(Sample { t: self.t, v: f64::from_bits(bits) })
+    }
+
+    fn decode_second(&mut self) -> Result<Sample, ChunkError> {
+        let delta = self.reader.read_uvarint().ok_or(ChunkError::Truncated("timestamp delta"))?;
+        self.delta = delta as i64;
+        self.t = self.t.wrapping_add(self.delta);
+        let bits = self.values.read_next(&mut self.reader)?;
+        Ok(Sample { t: self.t, v: f64::from_bits(bits) })
+    }
+
+    /// A sample after the second: delta-of-delta timestamp, XOR value.
+    #[inline(always)]
+    fn decode_following(&mut self) -> Result<Sample, ChunkError> {
+        let dod = read_delta_of_delta(&mut self.reader)?;
+        self.delta = self.delta.wrapping_add(dod);
+        self.t = self.t.wrapping_add(self.delta);
+        let bits = self.values.read_next(&mut self.reader)?;
         Ok(Sample { t: self.t, v: f64::from_bits(bits) })
     }
 }
 
-#[inline]
+#[inline(always)]
 fn read_delta_of_delta(reader: &mut BitReader<'_>) -> Result<i64, ChunkError> {
     const TRUNCATED: ChunkError = ChunkError::Truncated("timestamp delta-of-delta");
-    let mut ones = 0u32;
-    while ones < 4 {
-        if !reader.read_bit().ok_or(TRUNCATED)? {
-            break;
-        }
-        ones += 1;
+    // The prefix is up to four bits: count its leading ones (bits past the end read as zero).
+    let (prefix, available) = reader.peek(4);
+    let ones = (!prefix).leading_zeros().min(4);
+    let prefix_len = if ones < 4 { ones + 1 } else { 4 };
+    if prefix_len > available {
+        return Err(TRUNCATED);
     }
+    reader.consume(prefix_len);
     let width = match ones {
         0 => return Ok(0),
         1 => 14,
@@ -396,19 +410,29 @@ impl Iterator for XorIter<'_> {
 
 /// Decode a whole XOR chunk, appending its samples to `out`. On error `out` is left as it was.
 pub fn decode_into(bytes: &[u8], out: &mut Vec<Sample>) -> Result<(), ChunkError> {
-    let original_len = out.len();
-    let iter = XorIter::new(bytes);
-    out.reserve(iter.announced_len());
-    for sample in iter {
-        match sample {
-            Ok(sample) => out.push(sample),
-            Err(error) => {
-                out.truncate(original_len);
-                return Err(error);
-            }
-        }
+    let mut iter = XorIter::new(bytes);
+    if iter.header_missing {
+        return Err(ChunkError::Truncated("chunk header"));
     }
-    Ok(())
+    let total = iter.announced_len();
+    let original_len = out.len();
+    out.reserve(total);
+    let result = (|| {
+        if total >= 1 {
+            out.push(iter.decode_first()?);
+        }
+        if total >= 2 {
+            out.push(iter.decode_second()?);
+        }
+        for _ in 2..total {
+            out.push(iter.decode_following()?);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        out.truncate(original_len);
+    }
+    result
 }
 
 #[cfg(test)]
@@ -485,7 +509,13 @@ mod tests {
 
     #[test]
     fn timestamp_extremes_and_irregular_intervals() {
-        assert_round_trip(&[at(i64::MIN, 1.0), at(i64::MIN + 1, 2.0), at(0, 3.0), at(i64::MAX - 1, 4.0), at(i64::MAX, 5.0)]);
+        assert_round_trip(&[
+            at(i64::MIN, 1.0),
+            at(i64::MIN + 1, 2.0),
+            at(0, 3.0),
+            at(i64::MAX - 1, 4.0),
+            at(i64::MAX, 5.0),
+        ]);
         assert_round_trip(&[at(-1_000_000, 1.0), at(-999_985, 1.0), at(-10, 1.0), at(-9, 1.0), at(0, 1.0)]);
         // One delta-of-delta per bucket edge.
         let mut t = 0i64;
