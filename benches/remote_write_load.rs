@@ -120,10 +120,15 @@ fn cpu_seconds(pid: u32) -> f64 {
 }
 
 fn rss_bytes(pid: u32) -> f64 {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// A `kB` field of /proc/PID/status in bytes (`VmRSS:`, `RssAnon:`, `RssFile:`).
+fn status_bytes(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb * 1024.0)
 }
@@ -355,6 +360,15 @@ fn main() {
         rss_after_load / 1048576.0,
         rss / head_series,
         (rss - rss_idle) / head_series
+    );
+    let (anon, file) = (status_bytes(pharos.child.id(), "RssAnon:"), status_bytes(pharos.child.id(), "RssFile:"));
+    let head_estimate = scrape_value(&pharos.base, "pharos_tsdb_head_memory_bytes");
+    println!("pharos: the head's own estimate of its memory: {:.1} MiB = {:.0} bytes per series", head_estimate / 1048576.0, head_estimate / head_series);
+    println!(
+        "pharos: of which anonymous {:.1} MiB = {:.0} bytes per series, file-backed (mapped blocks and chunks, page cache) {:.1} MiB",
+        anon / 1048576.0,
+        anon / head_series,
+        file / 1048576.0
     );
     let block_bytes = scrape_value(&pharos.base, "pharos_tsdb_block_bytes");
     let block_samples = scrape_value(&pharos.base, "pharos_tsdb_block_samples");

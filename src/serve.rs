@@ -47,7 +47,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let log_level = lifecycle::init_logging(&config.log);
     let reloader = Arc::new(Reloader::new(args.config.clone(), overrides, config, Some(log_level)));
     // Storage work runs on blocking threads; a bounded pool bounds the memory bursts can take.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().max_blocking_threads(32).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().max_blocking_threads(8).enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("pharos: cannot start the async runtime: {e}");

@@ -23,8 +23,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::hash::{DefaultHasher, Hasher};
 use std::fs::{self, File, OpenOptions};
+use std::hash::{DefaultHasher, Hasher};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -519,8 +519,8 @@ impl PageWriter {
     /// Where a record appended now lands: (page, byte offset in the raw page).
     fn next_place(&self, path: &Path) -> Result<(u32, u32), StorageError> {
         let page = u32::try_from(self.written.len()).map_err(|_| invalid_input(path, "too many pages".into()))?;
-        let offset = u32::try_from(self.raw.len())
-            .map_err(|_| invalid_input(path, "a record does not fit in a page".into()))?;
+        let offset =
+            u32::try_from(self.raw.len()).map_err(|_| invalid_input(path, "a record does not fit in a page".into()))?;
         Ok((page, offset))
     }
 
@@ -861,9 +861,9 @@ impl Block {
                 Some(reference) => format!("record refers to timestamp column {reference}"),
                 None => "record holds its own timestamps".to_string(),
             };
-            return Err(self.corrupt(format!(
-                "pages section: page {page}: series {index}: {detail}, unlike the series table"
-            )));
+            return Err(
+                self.corrupt(format!("pages section: page {page}: series {index}: {detail}, unlike the series table"))
+            );
         }
         if let Some(column) = entry.timestamp_column
             && !columns.contains_key(&column)
@@ -873,8 +873,7 @@ impl Block {
         }
         let mut samples = Vec::new();
         let shared_column = |_| entry.timestamp_column.and_then(|column| columns.get(&column)).map(Vec::as_slice);
-        let consumed =
-            decode_series_with_timestamps_into(record, shared_column, &mut samples).map_err(record_error)?;
+        let consumed = decode_series_with_timestamps_into(record, shared_column, &mut samples).map_err(record_error)?;
         let consistent = consumed == record.len()
             && samples.len() as u64 == entry.samples
             && samples.first().is_some_and(|s| s.t == entry.min_t)
@@ -1283,13 +1282,12 @@ fn parse_series(
         let (timestamp_column, times) = match r.uvarint("timestamp column")? {
             0 => (None, r.record_times(block_mint, format_args!("series {index}"))?),
             plus_one => {
-                let column = usize::try_from(plus_one - 1).ok().filter(|&c| c < timestamp_columns.len());
-                let Some(column) = column else {
+                let column = usize::try_from(plus_one - 1).ok();
+                let Some((column, entry)) = column.and_then(|c| Some((c, timestamp_columns.get(c)?))) else {
                     let detail = format!("series {index}: no timestamp column {}", plus_one - 1);
                     return Err(r.corrupt(detail));
                 };
-                let TimestampColumnEntry { min_t, max_t, samples, .. } = timestamp_columns[column];
-                (Some(column), RecordTimes { min_t, max_t, samples })
+                (Some(column), RecordTimes { min_t: entry.min_t, max_t: entry.max_t, samples: entry.samples })
             }
         };
         let RecordTimes { min_t, max_t, samples } = times;
@@ -1305,7 +1303,16 @@ fn parse_series(
         mint = mint.min(min_t);
         maxt = maxt.max(max_t);
         total_samples = total_samples.checked_add(samples).ok_or_else(|| r.corrupt("sample total overflows"))?;
-        series.push(SeriesEntry { pairs_start, pairs_end, min_t, max_t, samples, timestamp_column, page, offset_in_page });
+        series.push(SeriesEntry {
+            pairs_start,
+            pairs_end,
+            min_t,
+            max_t,
+            samples,
+            timestamp_column,
+            page,
+            offset_in_page,
+        });
     }
     let used = series.last().map_or(first_series_page, |s| s.page + 1);
     if used != pages.len() {
@@ -1782,7 +1789,8 @@ mod tests {
                         let page = page.unwrap_or(usize::MAX);
                         assert!(err.to_string().contains(&format!("page {page}:")), "{err}");
                         // Only the damaged page fails: a query for a series elsewhere still works.
-                        let elsewhere = block.series.iter().find(|s| !needs_page(s, page)).map(|s| block.labels_of(s)).unwrap();
+                        let elsewhere =
+                            block.series.iter().find(|s| !needs_page(s, page)).map(|s| block.labels_of(s)).unwrap();
                         let matchers: Vec<Matcher> = elsewhere.iter().map(|l| Matcher::equal(&l.name, &l.value)).collect();
                         assert_eq!(block.select(&matchers, i64::MIN, i64::MAX).unwrap().len(), 1);
                         err
@@ -1803,6 +1811,202 @@ mod tests {
         for len in (0..original.len()).step_by(97) {
             assert!(corruption_detected(original[..len].to_vec()), "truncated to {len}");
         }
+    }
+
+    #[test]
+    fn timestamps_shared_by_two_or_more_series_are_stored_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let scraped = |times: &[i64], v: f64| -> Vec<Sample> { times.iter().map(|&t| Sample { t, v }).collect() };
+        let target_1 = [1000, 16_000, 31_000, 46_000];
+        let target_2 = [1000, 16_000, 31_001, 46_000];
+        let input = vec![
+            (labels(&[("__name__", "a"), ("i", "1")]), scraped(&target_1, 1.0)),
+            (labels(&[("__name__", "a"), ("i", "2")]), scraped(&target_2, 2.0)),
+            (labels(&[("__name__", "b"), ("i", "1")]), scraped(&target_1, 3.0)),
+            (labels(&[("__name__", "b"), ("i", "2")]), scraped(&target_2, f64::from_bits(STALE_NAN_BITS))),
+            (labels(&[("__name__", "c"), ("i", "1")]), scraped(&target_1[..3], 5.0)),
+            (labels(&[("__name__", "c"), ("i", "3")]), scraped(&[7], 6.0)),
+            (labels(&[("__name__", "d"), ("i", "1")]), scraped(&target_1, 7.0)),
+        ];
+        let sharing = SharedTimestamps::find(&input);
+        // A sequence differing in one timestamp is another column; a prefix of a shared sequence
+        // and a sequence of one series are a series' own.
+        assert_eq!(sharing.column_of, [Some(0), Some(1), Some(0), Some(1), None, None, Some(0)]);
+        assert_eq!(sharing.first_series, [0, 1]);
+        write_block(tmp.path(), "shared", input.clone().into_iter(), &[]).unwrap();
+        let block = Block::open(&tmp.path().join("shared")).unwrap();
+        let columns: Vec<Option<usize>> = block.series.iter().map(|s| s.timestamp_column).collect();
+        assert_eq!(columns, [Some(0), Some(1), Some(0), Some(1), None, None, Some(0)]);
+        assert_eq!(block.pages.len(), 2, "a page of timestamp columns, a page of records");
+        assert!(block.timestamp_columns.iter().all(|c| c.page == 0));
+        assert_eq!(block.series[0].page, 1);
+        for (series, &column) in block.series.iter().zip(&columns) {
+            let raw_page = block.read_page(series.page).unwrap();
+            let reference = shared_timestamps_ref(&raw_page[series.offset_in_page..]).unwrap();
+            assert_eq!(reference, column.map(|c| c as u64));
+        }
+        let want: Vec<SeriesSamples> = input
+            .iter()
+            .map(|(labels, samples)| SeriesSamples { labels: labels.clone(), samples: samples.clone() })
+            .collect();
+        assert_same_series(&block.all_series().unwrap(), &want, "all_series");
+        let b = block.select(&[Matcher::equal("__name__", "b")], 16_000, 31_000).unwrap();
+        assert_same_series(
+            &b,
+            &[
+                SeriesSamples { labels: want[2].labels.clone(), samples: want[2].samples[1..3].to_vec() },
+                SeriesSamples { labels: want[3].labels.clone(), samples: want[3].samples[1..2].to_vec() },
+            ],
+            "b in a range",
+        );
+    }
+
+    /// The bytes of each section of a block file, in file order.
+    fn section_bytes(bytes: &[u8]) -> Vec<Vec<u8>> {
+        section_spans(bytes).iter().map(|&(_, start, end)| bytes[start..end].to_vec()).collect()
+    }
+
+    /// A block file with the given raw pages (from which the pages and page index sections are
+    /// made) and the other sections of `sections`, the footer's range and counts copied from
+    /// `original`, and every checksum computed afresh — so only the reader's structural checks
+    /// stand between the contents and a query.
+    fn reseal(original: &[u8], raw_pages: &[Vec<u8>], mut sections: Vec<Vec<u8>>) -> Vec<u8> {
+        let (mut pages, mut page_index) = (Vec::new(), Vec::new());
+        put_uvarint(&mut page_index, raw_pages.len() as u64);
+        for raw in raw_pages {
+            let compressed = compress_page(raw, DEFAULT_PAGE_ZSTD_LEVEL).unwrap();
+            put_uvarint(&mut page_index, compressed.len() as u64);
+            put_uvarint(&mut page_index, raw.len() as u64);
+            page_index.extend_from_slice(&crc32c::crc32c(&compressed).to_le_bytes());
+            pages.extend_from_slice(&compressed);
+        }
+        sections[0] = pages;
+        sections[1] = page_index;
+        let mut file = original[..HEADER_LEN].to_vec();
+        let mut footer = Vec::new();
+        for (section, bytes) in SECTIONS.iter().zip(&sections) {
+            footer.extend_from_slice(&(file.len() as u64).to_le_bytes());
+            footer.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            let crc = if *section == Section::Pages { 0 } else { crc32c::crc32c(bytes) };
+            footer.extend_from_slice(&crc.to_le_bytes());
+            file.extend_from_slice(bytes);
+        }
+        let table_len = SECTIONS.len() * SECTION_ENTRY_LEN;
+        footer.extend_from_slice(&original[original.len() - FOOTER_LEN + table_len..][..32]);
+        let footer_crc = crc32c::crc32c(&footer);
+        footer.extend_from_slice(&footer_crc.to_le_bytes());
+        footer.extend_from_slice(&BLOCK_MAGIC);
+        file.extend_from_slice(&footer);
+        file
+    }
+
+    /// A timestamp columns section holding `columns`.
+    fn timestamp_columns_section(columns: &[TimestampColumnEntry], block_mint: i64) -> Vec<u8> {
+        let mut section = Vec::new();
+        put_uvarint(&mut section, columns.len() as u64);
+        for column in columns {
+            RecordTimes { min_t: column.min_t, max_t: column.max_t, samples: column.samples }
+                .put(block_mint, &mut section);
+            put_uvarint(&mut section, column.page as u64);
+            put_uvarint(&mut section, column.offset_in_page as u64);
+        }
+        section
+    }
+
+    #[test]
+    fn inconsistent_timestamp_columns_behind_valid_checksums_are_corrupt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let scraped = |times: &[i64], v: f64| -> Vec<Sample> { times.iter().map(|&t| Sample { t, v }).collect() };
+        let (target_1, target_2) = ([1000, 2000, 3000, 4000], [1500, 2500, 3500, 4500]);
+        let input = vec![
+            (labels(&[("__name__", "a"), ("i", "1")]), scraped(&target_1, 1.0)),
+            (labels(&[("__name__", "a"), ("i", "2")]), scraped(&target_2, 2.0)),
+            (labels(&[("__name__", "b"), ("i", "1")]), scraped(&target_1, 3.0)),
+            (labels(&[("__name__", "b"), ("i", "2")]), scraped(&target_2, 4.0)),
+            (labels(&[("__name__", "c")]), scraped(&[10, 20], 5.0)),
+        ];
+        write_block(tmp.path(), "b", input.into_iter(), &[]).unwrap();
+        let original = fs::read(tmp.path().join("b")).unwrap();
+        let open = |bytes: Vec<u8>| Block::from_bytes(PathBuf::from("/test/block"), BlockBytes::InMemory(bytes));
+        let block = open(original.clone()).unwrap();
+        let raw_pages: Vec<Vec<u8>> = (0..block.pages.len()).map(|page| block.read_page(page).unwrap()).collect();
+        let sections = section_bytes(&original);
+        let mint = block.meta().mint;
+        let assert_corrupt = |result: Result<Vec<SeriesSamples>, StorageError>, want: &str| match result {
+            Err(StorageError::Corrupt { detail, .. }) => assert!(detail.contains(want), "{detail}"),
+            other => panic!("{want}: {other:?}"),
+        };
+        // Resealed as it is, the block reads back whole: what fails below fails on structure.
+        let resealed = open(reseal(&original, &raw_pages, sections.clone())).unwrap();
+        assert_same_series(&resealed.all_series().unwrap(), &block.all_series().unwrap(), "resealed");
+
+        // The section lists the columns in another order than the page holds them.
+        let mut columns = block.timestamp_columns.clone();
+        columns.swap(0, 1);
+        let mut damaged = sections.clone();
+        damaged[2] = timestamp_columns_section(&columns, mint);
+        assert_corrupt(open(reseal(&original, &raw_pages, damaged)).map(|_| Vec::new()), "timestamp columns section");
+
+        // The columns' times swapped, their places kept: the records do not match.
+        let mut columns = block.timestamp_columns.clone();
+        let (first, second) = (columns[0], columns[1]);
+        (columns[0].min_t, columns[0].max_t) = (second.min_t, second.max_t);
+        (columns[1].min_t, columns[1].max_t) = (first.min_t, first.max_t);
+        let mut damaged = sections.clone();
+        damaged[2] = timestamp_columns_section(&columns, mint);
+        let damaged = open(reseal(&original, &raw_pages, damaged)).unwrap();
+        assert_corrupt(damaged.all_series(), "pages section: page 0: timestamp column 0: record does not match");
+        assert_eq!(damaged.select(&[Matcher::equal("__name__", "c")], i64::MIN, i64::MAX).unwrap().len(), 1);
+
+        // A series table entry refers to a column the section does not list.
+        let mut damaged = sections.clone();
+        damaged[2] = timestamp_columns_section(&block.timestamp_columns[..1], mint);
+        assert_corrupt(open(reseal(&original, &raw_pages, damaged)).map(|_| Vec::new()), "no timestamp column 1");
+
+        // A record refers to another column than its series table entry.
+        let mut pages = raw_pages.clone();
+        let record_start = block.series[0].offset_in_page;
+        let record = &mut pages[1][record_start..];
+        assert_eq!(shared_timestamps_ref(record).unwrap(), Some(0));
+        record[3] = 1; // after the sample count, the body length and the kinds byte
+        assert_eq!(shared_timestamps_ref(record).unwrap(), Some(1));
+        let damaged = open(reseal(&original, &pages, sections.clone())).unwrap();
+        assert_corrupt(damaged.all_series(), "series 0: record refers to timestamp column 1, unlike the series table");
+
+        // The record of a series with a column holds timestamps of its own (that series'
+        // record swapped for series c's, whose times the series table then claims).
+        let mut pages = raw_pages.clone();
+        let c = &block.series[4];
+        let c_record = pages[1][c.offset_in_page..].to_vec();
+        let (a_start, a_end) = (block.series[0].offset_in_page, block.series[1].offset_in_page);
+        pages[1].splice(a_start..a_end, c_record.iter().copied());
+        let shift = c_record.len() as isize - (a_end - a_start) as isize;
+        let mut series_section = Vec::new();
+        // Series 1.. move by the length difference; rebuild the table with the new offsets.
+        put_uvarint(&mut series_section, block.series.len() as u64);
+        for (index, entry) in block.series.iter().enumerate() {
+            let pairs = &block.series_pairs[entry.pairs_start..entry.pairs_end];
+            put_uvarint(&mut series_section, pairs.len() as u64);
+            for &(name, value) in pairs {
+                put_uvarint(&mut series_section, u64::from(name));
+                put_uvarint(&mut series_section, u64::from(value));
+            }
+            match entry.timestamp_column {
+                Some(column) => put_uvarint(&mut series_section, column as u64 + 1),
+                None => {
+                    put_uvarint(&mut series_section, 0);
+                    RecordTimes { min_t: entry.min_t, max_t: entry.max_t, samples: entry.samples }
+                        .put(mint, &mut series_section);
+                }
+            }
+            put_uvarint(&mut series_section, entry.page as u64);
+            let offset = if index == 0 { entry.offset_in_page as isize } else { entry.offset_in_page as isize + shift };
+            put_uvarint(&mut series_section, offset as u64);
+        }
+        let mut damaged = sections.clone();
+        damaged[4] = series_section;
+        let damaged = open(reseal(&original, &pages, damaged)).unwrap();
+        assert_corrupt(damaged.all_series(), "series 0: record holds its own timestamps, unlike the series table");
     }
 
     /// Parse the generator's `name{a="b",…}` text (its values hold no quotes or commas).
@@ -1830,6 +2034,9 @@ mod tests {
         series
     }
 
+    /// Whole block files (index included) of synthetic node_exporter targets, series in label
+    /// order as a block stores them: printed per section with `--nocapture`. Blocks of 2 h with
+    /// ten targets or more and blocks of 24 h must take at most half a byte per sample.
     #[test]
     fn bytes_per_sample_on_synthetic_node_exporter_data() {
         let tmp = tempfile::tempdir().unwrap();
@@ -1857,25 +2064,30 @@ mod tests {
             let read_time = started.elapsed();
             assert_eq!(read.len(), input.len());
             assert!(read.iter().zip(&input).all(|(got, (labels, samples))| got.labels == *labels && same_bits(&got.samples, samples)));
+            assert_eq!(block.timestamp_columns.len(), targets as usize, "one timestamp column per target");
             let bytes = fs::read(tmp.path().join(&name)).unwrap();
             let spans = section_spans(&bytes);
             let pages_bytes = (spans[0].2 - spans[0].1) as f64;
             let index_bytes = meta.bytes as f64 - pages_bytes;
             let samples = meta.samples as f64;
+            let bytes_per_sample = meta.bytes as f64 / samples;
             let reference = measure_fleet(&fleet, 120, DEFAULT_PAGE_ZSTD_LEVEL, false).unwrap();
             println!(
-                "block of {} series × {scrapes} scrapes ({jitter:?}): {} bytes, {:.3} bytes/sample \
-                 (pages {:.3}, index {:.3}; XOR chunks alone {:.3}); write {write_time:?}, open {open_time:?}, \
-                 read all {read_time:?}",
+                "block of {targets} targets, {} series × {scrapes} scrapes ({jitter:?} jitter, label order): {} bytes, \
+                 {bytes_per_sample:.3} bytes/sample (pages {:.3}, index {:.3}; XOR chunks alone {:.3}); \
+                 write {write_time:?}, open {open_time:?}, read all {read_time:?}",
                 meta.series,
                 meta.bytes,
-                meta.bytes as f64 / samples,
                 pages_bytes / samples,
                 index_bytes / samples,
                 reference.xor_bytes_per_sample(),
             );
             for &(section, start, end) in &spans {
-                println!("  {:<10} {:>10} bytes  {:.4} bytes/sample", section.name(), end - start, (end - start) as f64 / samples);
+                let size = end - start;
+                println!("  {:<17} {size:>10} bytes  {:.4} bytes/sample", section.name(), size as f64 / samples);
+            }
+            if targets >= 10 || scrapes >= 5760 {
+                assert!(bytes_per_sample <= 0.5, "{name}: {bytes_per_sample:.3} bytes/sample");
             }
         }
     }

@@ -264,7 +264,9 @@ impl Symbols {
 #[derive(Default)]
 struct HeadIndex {
     symbols: Symbols,
-    by_hash: HashMap<u64, Vec<u32>>,
+    /// Label-set hash → the series with it; the rare second series of a hash goes to `collisions`.
+    by_hash: HashMap<u64, u32>,
+    collisions: HashMap<u64, Vec<u32>>,
     series: Vec<Option<Arc<MemSeries>>>,
     /// (name id, value id) → series refs, ascending.
     postings: HashMap<(u32, u32), Vec<u32>>,
@@ -274,7 +276,9 @@ struct HeadIndex {
 
 impl HeadIndex {
     fn find(&self, hash: u64, labels: &Labels) -> Option<u32> {
-        self.by_hash.get(&hash)?.iter().copied().find(|r| {
+        let first = self.by_hash.get(&hash)?;
+        let others = self.collisions.get(&hash).map(Vec::as_slice).unwrap_or(&[]);
+        std::iter::once(first).chain(others).copied().find(|r| {
             self.series[*r as usize].as_ref().is_some_and(|s| {
                 s.pairs.len() == labels.len()
                     && s.pairs.iter().zip(labels.iter()).all(|(&(n, v), l)| {
@@ -308,19 +312,41 @@ impl HeadIndex {
             self.series.resize(slot + 1, None);
         }
         self.series[slot] = Some(series.clone());
-        self.by_hash.entry(hash).or_default().push(series_ref);
+        match self.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(series_ref);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.collisions.entry(hash).or_default().push(series_ref),
+        }
         series
     }
 
     fn remove(&mut self, series_ref: u32) {
+        let Some(Some(series)) = self.series.get(series_ref as usize) else { return };
+        let hash = hash_labels(&self.labels_of(series));
+        self.remove_hashed(series_ref, hash);
+    }
+
+    fn remove_hashed(&mut self, series_ref: u32, hash: u64) {
         let Some(series) = self.series.get_mut(series_ref as usize).and_then(Option::take) else { return };
-        let labels = self.labels_of(&series);
-        let hash = hash_labels(&labels);
-        if let Some(refs) = self.by_hash.get_mut(&hash) {
-            refs.retain(|r| *r != series_ref);
-            if refs.is_empty() {
-                self.by_hash.remove(&hash);
+        if let Some(others) = self.collisions.get_mut(&hash) {
+            others.retain(|r| *r != series_ref);
+            if self.by_hash.get(&hash) == Some(&series_ref) {
+                // Promote a colliding series to the main table.
+                match others.pop() {
+                    Some(next) => {
+                        self.by_hash.insert(hash, next);
+                    }
+                    None => {
+                        self.by_hash.remove(&hash);
+                    }
+                }
             }
+            if others.is_empty() {
+                self.collisions.remove(&hash);
+            }
+        } else if self.by_hash.get(&hash) == Some(&series_ref) {
+            self.by_hash.remove(&hash);
         }
         for &(n, v) in series.pairs.iter() {
             if let Some(list) = self.postings.get_mut(&(n, v)) {
@@ -435,6 +461,29 @@ impl Head {
         self.append_floor.fetch_max(t, Ordering::AcqRel);
     }
 
+    /// References of every series in the head, ascending.
+    pub(crate) fn series_refs(&self) -> Vec<u32> {
+        self.index.read().expect("head index lock").all_series()
+    }
+
+    /// These series (those still present) with their labels and every sample of the head.
+    pub(crate) fn collect_refs(&self, refs: &[u32]) -> Vec<(u32, Labels, Vec<Sample>)> {
+        let picked: Vec<(u32, Labels, Arc<MemSeries>)> = {
+            let index = self.index.read().expect("head index lock");
+            refs.iter()
+                .filter_map(|&r| index.series.get(r as usize)?.as_ref().map(|s| (r, index.labels_of(s), s.clone())))
+                .collect()
+        };
+        picked
+            .into_iter()
+            .map(|(r, labels, series)| {
+                let mut samples = Vec::new();
+                self.samples(&series, i64::MIN, i64::MAX, &mut samples);
+                (r, labels, samples)
+            })
+            .collect()
+    }
+
     /// Every series with its samples in `[mint, maxt]`, sorted by labels (for blocks and
     /// checkpoints), with its reference.
     pub(crate) fn collect(&self, mint: i64, maxt: i64) -> Vec<(u32, Labels, Vec<Sample>)> {
@@ -537,7 +586,8 @@ impl Head {
             .sum();
         let symbols: usize = index.symbols.strings.iter().map(|s| s.len() + 48).sum();
         let postings: usize = index.postings.values().map(|l| l.capacity() * 4 + 48).sum();
-        series + symbols + postings
+        let lookup = index.by_hash.capacity() * 16 + index.series.capacity() * 8;
+        series + symbols + postings + lookup
     }
 }
 
@@ -642,6 +692,21 @@ mod tests {
         assert_eq!(head.time_range(), Some((350_000, 400_000)));
         // The removed series can come back as a new one.
         assert!(head.get_or_create(&l(&[("__name__", "old")])).2);
+    }
+
+    #[test]
+    fn colliding_label_hashes_find_the_right_series() {
+        let mut index = HeadIndex::default();
+        let (a, b, c) = (l(&[("__name__", "a")]), l(&[("__name__", "b")]), l(&[("__name__", "c")]));
+        index.insert(0, 42, &a);
+        index.insert(1, 42, &b);
+        index.insert(2, 42, &c);
+        assert_eq!((index.find(42, &a), index.find(42, &b), index.find(42, &c)), (Some(0), Some(1), Some(2)));
+        index.remove_hashed(0, 42);
+        assert_eq!((index.find(42, &a), index.find(42, &b), index.find(42, &c)), (None, Some(1), Some(2)));
+        index.remove_hashed(2, 42);
+        index.remove_hashed(1, 42);
+        assert!(index.by_hash.is_empty() && index.collisions.is_empty());
     }
 
     #[test]

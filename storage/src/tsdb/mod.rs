@@ -505,29 +505,29 @@ impl Tsdb {
 
     /// Write the head's state as a WAL checkpoint and drop the segments it replaces.
     fn checkpoint(&self) -> Result<(), StorageError> {
-        let (index, snapshot, metadata) = {
-            let mut writer = self.writer.lock().expect("tsdb writer lock");
-            let index = writer.wal.cut()?;
-            // Under the writer lock nothing is appended between the cut and the snapshot.
-            (index, self.head.collect(i64::MIN, i64::MAX), self.metadata())
-        };
-        let mut records = Vec::new();
-        for part in snapshot.chunks(4096) {
-            let mut buf = Vec::new();
+        // Everything logged before segment `index` is in the head now; samples appended after
+        // the cut may also land in the checkpoint, and replay drops such exact duplicates.
+        let index = self.writer.lock().expect("tsdb writer lock").wal.cut()?;
+        let wal_dir = self.blocks_dir.with_file_name("wal");
+        let mut checkpoint = wal::CheckpointWriter::begin(&wal_dir, index)?;
+        let mut buf = Vec::new();
+        // A few thousand series at a time, so the checkpoint never holds the head twice in memory.
+        for refs in self.head.series_refs().chunks(2048) {
+            let part = self.head.collect_refs(refs);
+            buf.clear();
             wal::encode_series(&mut buf, part.iter().map(|(r, labels, _)| (*r, labels)));
-            records.push((RecordType::Series, buf));
+            checkpoint.record(RecordType::Series, &buf)?;
             let samples: Vec<RefSample> =
                 part.iter().flat_map(|(r, _, samples)| samples.iter().map(|s| RefSample { series: *r, t: s.t, v: s.v })).collect();
-            let mut buf = Vec::new();
+            buf.clear();
             wal::encode_samples(&mut buf, &samples);
-            records.push((RecordType::Samples, buf));
+            checkpoint.record(RecordType::Samples, &buf)?;
         }
-        let metadata: Vec<MetricMetadata> = metadata.into_values().collect();
-        let mut buf = Vec::new();
+        let metadata: Vec<MetricMetadata> = self.metadata().into_values().collect();
+        buf.clear();
         wal::encode_metadata(&mut buf, &metadata);
-        records.push((RecordType::Metadata, buf));
-        let wal_dir = self.blocks_dir.with_file_name("wal");
-        wal::write_checkpoint(&wal_dir, index, &records)
+        checkpoint.record(RecordType::Metadata, &buf)?;
+        checkpoint.finish()
     }
 
     /// Merge blocks: any that overlap in time, and complete groups within windows of 3 and 12

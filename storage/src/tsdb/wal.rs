@@ -256,37 +256,54 @@ pub fn replay(dir: &Path, mut visit: impl FnMut(WalRecord)) -> Result<ReplayRepo
     Ok(report)
 }
 
-/// Write `checkpoint.<index>` — records in segment format standing for everything logged before
-/// segment `index` — atomically (temp file, fsync, rename, directory fsync), then delete the
+/// A checkpoint being written: `checkpoint.<index>` — records in segment format standing for
+/// everything logged before segment `index` — streamed to a temp file; [`CheckpointWriter::finish`]
+/// makes it durable and visible atomically (fsync, rename, directory fsync), then deletes the
 /// segments before `index` and older checkpoints.
-pub fn write_checkpoint(dir: &Path, index: u32, records: &[(RecordType, Vec<u8>)]) -> Result<(), StorageError> {
-    let path = dir.join(format!("checkpoint.{index:08}"));
-    let tmp = dir.join(format!("checkpoint.{index:08}.tmp"));
-    let mut data = Vec::with_capacity(SEGMENT_HEADER_LEN + records.iter().map(|(_, p)| p.len() + RECORD_HEADER_LEN).sum::<usize>());
-    data.extend_from_slice(&SEGMENT_MAGIC);
-    data.push(SEGMENT_VERSION);
-    data.extend_from_slice(&[0, 0, 0]);
-    for (kind, payload) in records {
-        frame_record(&mut data, *kind, payload);
+pub struct CheckpointWriter {
+    dir: PathBuf,
+    index: u32,
+    tmp: PathBuf,
+    file: File,
+    frame: Vec<u8>,
+}
+
+impl CheckpointWriter {
+    pub fn begin(dir: &Path, index: u32) -> Result<CheckpointWriter, StorageError> {
+        let tmp = dir.join(format!("checkpoint.{index:08}.tmp"));
+        let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
+        let mut header = [0u8; SEGMENT_HEADER_LEN];
+        header[..4].copy_from_slice(&SEGMENT_MAGIC);
+        header[4] = SEGMENT_VERSION;
+        file.write_all(&header).map_err(io_error(&tmp))?;
+        Ok(CheckpointWriter { dir: dir.to_path_buf(), index, tmp, file, frame: Vec::new() })
     }
-    let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
-    file.write_all(&data).map_err(io_error(&tmp))?;
-    file.sync_all().map_err(io_error(&tmp))?;
-    fs::rename(&tmp, &path).map_err(io_error(&path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
-    for old in segments(dir)?.into_iter().filter(|i| *i < index) {
-        let old_path = segment_path(dir, old);
-        fs::remove_file(&old_path).map_err(io_error(&old_path))?;
+
+    pub fn record(&mut self, kind: RecordType, payload: &[u8]) -> Result<(), StorageError> {
+        self.frame.clear();
+        frame_record(&mut self.frame, kind, payload);
+        self.file.write_all(&self.frame).map_err(io_error(&self.tmp))
     }
-    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
-        let entry = entry.map_err(io_error(dir))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("checkpoint.") && entry.path() != path {
-            fs::remove_file(entry.path()).map_err(io_error(&entry.path()))?;
+
+    pub fn finish(self) -> Result<(), StorageError> {
+        let dir = &self.dir;
+        let path = dir.join(format!("checkpoint.{:08}", self.index));
+        self.file.sync_all().map_err(io_error(&self.tmp))?;
+        fs::rename(&self.tmp, &path).map_err(io_error(&path))?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
+        for old in segments(dir)?.into_iter().filter(|i| *i < self.index) {
+            let old_path = segment_path(dir, old);
+            fs::remove_file(&old_path).map_err(io_error(&old_path))?;
         }
+        for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+            let entry = entry.map_err(io_error(dir))?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with("checkpoint.") && entry.path() != path {
+                fs::remove_file(entry.path()).map_err(io_error(&entry.path()))?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn frame_record(out: &mut Vec<u8>, kind: RecordType, payload: &[u8]) {
@@ -512,7 +529,9 @@ mod tests {
         assert!(segs.len() >= 3, "{segs:?}");
         let next = wal.cut().unwrap();
         wal.log(&[(RecordType::Metadata, &meta("after"))]).unwrap();
-        write_checkpoint(tmp.path(), next, &[(RecordType::Metadata, meta("checkpointed"))]).unwrap();
+        let mut checkpoint = CheckpointWriter::begin(tmp.path(), next).unwrap();
+        checkpoint.record(RecordType::Metadata, &meta("checkpointed")).unwrap();
+        checkpoint.finish().unwrap();
         assert_eq!(segments(tmp.path()).unwrap(), vec![next]);
         let (records, report) = replay_all(tmp.path());
         let names: Vec<String> = records

@@ -29,12 +29,21 @@ impl<'a> BitWriter<'a> {
         self.write_bits(u64::from(bit), 1);
     }
 
+    /// Append a byte, growing the buffer by 64 bytes at a time rather than doubling: a head keeps
+    /// one open chunk per series, and doubling would leave up to half of each unused.
+    fn push(&mut self, byte: u8) {
+        if self.bytes.len() == self.bytes.capacity() {
+            self.bytes.reserve_exact(64);
+        }
+        self.bytes.push(byte);
+    }
+
     /// Write the low `count` bits of `value` (count 0..=64), most significant first.
     pub(crate) fn write_bits(&mut self, value: u64, count: u32) {
         let mut remaining = count.min(64);
         while remaining > 0 {
             if self.free_bits == 0 {
-                self.bytes.push(0);
+                self.push(0);
                 self.free_bits = 8;
             }
             let take = remaining.min(self.free_bits);
@@ -50,7 +59,7 @@ impl<'a> BitWriter<'a> {
     /// Write whole bytes (used for varints inside a bit stream).
     pub(crate) fn write_byte(&mut self, byte: u8) {
         if self.free_bits == 0 {
-            self.bytes.push(byte);
+            self.push(byte);
         } else {
             self.write_bits(u64::from(byte), 8);
         }
