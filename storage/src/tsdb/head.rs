@@ -111,6 +111,9 @@ impl SeriesData {
                 }
                 None => ChunkData::Memory(full.bytes().into()),
             };
+            // Exact growth: a series holds a handful of chunk references, and doubling would
+            // leave as many slots unused.
+            self.chunks.reserve_exact(1);
             self.chunks.push(ClosedChunk { min_t: self.open_min_t, max_t, data });
         }
         if self.open.len() == 0 {
@@ -196,6 +199,7 @@ impl SeriesData {
     /// reads filter it); true while anything newer remains.
     fn truncate(&mut self, cut: i64) -> bool {
         self.chunks.retain(|c| c.max_t >= cut);
+        self.chunks.shrink_to_fit();
         self.ooo.retain(|s| s.t >= cut);
         let open_alive = self.open.len() > 0 && self.last.is_some_and(|(t, _)| t >= cut);
         !self.chunks.is_empty() || !self.ooo.is_empty() || open_alive
