@@ -30,6 +30,8 @@ pub enum SampleError {
     DuplicateTimestamp { t: i64 },
     #[error("out of bounds: timestamp {t} is older than {min_valid}, the start of the in-memory head (older data is in immutable blocks)")]
     OutOfBounds { t: i64, min_valid: i64 },
+    #[error("sample at {t} refused: the series' open head chunk is full and cannot be written to disk")]
+    HeadChunkFull { t: i64 },
 }
 
 /// The outcome of appending one sample.
@@ -40,46 +42,57 @@ pub enum Appended {
     Duplicate,
 }
 
+/// A full chunk in a head chunk file: 24 bytes in memory.
 struct ClosedChunk {
     min_t: i64,
-    max_t: i64,
-    data: ChunkData,
+    at: ChunkRef,
+    /// `max_t - min_t`, rounded up to whole seconds (so [`ClosedChunk::max_t`] never undershoots).
+    span_s: u32,
 }
 
-/// A closed chunk's bytes: in a head chunk file (the normal case) or, where there is no chunk
-/// directory or writing it failed, in memory.
-enum ChunkData {
-    Disk(ChunkRef),
-    Memory(Box<[u8]>),
+impl ClosedChunk {
+    fn new(min_t: i64, max_t: i64, at: ChunkRef) -> Self {
+        let span_ms = max_t.saturating_sub(min_t).clamp(0, i64::MAX - 999);
+        ClosedChunk { min_t, at, span_s: u32::try_from((span_ms + 999) / 1000).unwrap_or(u32::MAX) }
+    }
+
+    /// An upper bound of the newest timestamp in the chunk (exact to the second).
+    fn max_t(&self) -> i64 {
+        self.min_t.saturating_add(i64::from(self.span_s) * 1000)
+    }
 }
 
-/// Where closed chunks go; `None` keeps them in memory (unit tests).
+/// Where full chunks go; with `None` (unit tests) or when a write fails, the open chunk simply
+/// keeps growing in memory up to the XOR format's limit.
 pub(crate) type Spill<'a> = Option<&'a HeadChunks>;
 
 struct SeriesData {
     chunks: Vec<ClosedChunk>,
     open: XorChunk,
-    open_min_t: i64,
     /// Newest in-order sample; `None` before the first.
     last: Option<(i64, u64)>,
-    /// Out-of-order samples, sorted by timestamp, unique.
-    ooo: Vec<Sample>,
+    /// Out-of-order samples, sorted by timestamp, unique; boxed because almost always absent.
+    ooo: Option<Box<Vec<Sample>>>,
 }
 
 impl SeriesData {
     fn new() -> Self {
-        SeriesData { chunks: Vec::new(), open: XorChunk::new(), open_min_t: 0, last: None, ooo: Vec::new() }
+        SeriesData { chunks: Vec::new(), open: XorChunk::new(), last: None, ooo: None }
+    }
+
+    fn ooo(&self) -> &[Sample] {
+        self.ooo.as_deref().map_or(&[], Vec::as_slice)
     }
 
     fn append(&mut self, t: i64, v: f64, ooo_window: i64, spill: Spill) -> Result<Appended, SampleError> {
         let bits = v.to_bits();
         match self.last {
             None => {
-                self.push_in_order(t, v, spill);
+                self.push_in_order(t, v, spill)?;
                 Ok(Appended::Stored)
             }
             Some((last_t, _)) if t > last_t => {
-                self.push_in_order(t, v, spill);
+                self.push_in_order(t, v, spill)?;
                 Ok(Appended::Stored)
             }
             Some((last_t, last_bits)) if t == last_t => {
@@ -92,41 +105,38 @@ impl SeriesData {
                 if let Some(existing) = self.stored_at(t, spill) {
                     return if existing == bits { Ok(Appended::Duplicate) } else { Err(SampleError::DuplicateTimestamp { t }) };
                 }
-                let at = self.ooo.partition_point(|s| s.t < t);
-                self.ooo.insert(at, Sample { t, v });
+                let late = self.ooo.get_or_insert_with(Box::default);
+                let at = late.partition_point(|s| s.t < t);
+                late.insert(at, Sample { t, v });
                 Ok(Appended::Stored)
             }
         }
     }
 
-    fn push_in_order(&mut self, t: i64, v: f64, spill: Spill) {
+    fn push_in_order(&mut self, t: i64, v: f64, spill: Spill) -> Result<(), SampleError> {
         if self.open.len() >= SAMPLES_PER_CHUNK {
-            let full = std::mem::replace(&mut self.open, XorChunk::new());
-            let max_t = self.last.map_or(t, |(last_t, _)| last_t);
-            let data = match spill.map(|chunks| chunks.write(full.bytes(), max_t)) {
-                Some(Ok(at)) => ChunkData::Disk(at),
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "cannot write a head chunk file; keeping the chunk in memory");
-                    ChunkData::Memory(full.bytes().into())
+            let (min_t, max_t) = (self.open.first_t().unwrap_or(t), self.open.last_t().unwrap_or(t));
+            match spill.map(|chunks| chunks.write(self.open.bytes(), max_t)) {
+                Some(Ok(at)) => {
+                    // Exact growth: a series holds a handful of chunk references, and doubling
+                    // would leave as many slots unused.
+                    self.chunks.reserve_exact(1);
+                    self.chunks.push(ClosedChunk::new(min_t, max_t, at));
+                    self.open = XorChunk::new();
                 }
-                None => ChunkData::Memory(full.bytes().into()),
-            };
-            // Exact growth: a series holds a handful of chunk references, and doubling would
-            // leave as many slots unused.
-            self.chunks.reserve_exact(1);
-            self.chunks.push(ClosedChunk { min_t: self.open_min_t, max_t, data });
+                Some(Err(e)) => tracing::warn!(error = %e, "cannot write a head chunk file; the open chunk keeps growing in memory"),
+                None => {}
+            }
         }
-        if self.open.len() == 0 {
-            self.open_min_t = t;
-        }
-        self.open.append(t, v);
+        self.open.try_append(t, v).map_err(|_| SampleError::HeadChunkFull { t })?;
         self.last = Some((t, v.to_bits()));
+        Ok(())
     }
 
     /// The value bits stored at exactly `t`, if any (searches chunks and the out-of-order buffer).
     fn stored_at(&self, t: i64, spill: Spill) -> Option<u64> {
-        if let Ok(i) = self.ooo.binary_search_by(|s| s.t.cmp(&t)) {
-            return Some(self.ooo[i].v.to_bits());
+        if let Ok(i) = self.ooo().binary_search_by(|s| s.t.cmp(&t)) {
+            return Some(self.ooo()[i].v.to_bits());
         }
         let mut decoded = Vec::new();
         self.decode_chunks(spill, t, t, &mut decoded);
@@ -135,24 +145,22 @@ impl SeriesData {
 
     /// Decode every chunk (closed and open) overlapping `[mint, maxt]` into `out`, in time order.
     fn decode_chunks(&self, spill: Spill, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
-        for chunk in self.chunks.iter().filter(|c| c.max_t >= mint && c.min_t <= maxt) {
-            let decoded = match &chunk.data {
-                ChunkData::Memory(bytes) => decode_into(bytes, out).map_err(|e| e.to_string()),
-                ChunkData::Disk(at) => match spill.map(|chunks| chunks.read(*at)) {
-                    Some(Ok(bytes)) => decode_into(&bytes, out).map_err(|e| e.to_string()),
-                    Some(Err(e)) => Err(e.to_string()),
-                    None => Err("no head chunk directory".to_string()),
-                },
+        for chunk in self.chunks.iter().filter(|c| c.max_t() >= mint && c.min_t <= maxt) {
+            let decoded = match spill.map(|chunks| chunks.read(chunk.at)) {
+                Some(Ok(bytes)) => decode_into(&bytes, out).map_err(|e| e.to_string()),
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err("no head chunk directory".to_string()),
             };
             if let Err(e) = decoded {
                 // The WAL still has these samples; a restart rebuilds the chunk.
                 tracing::error!(error = %e, "head chunk unreadable; its samples are left out of this read");
             }
         }
-        let open_max = self.last.map_or(i64::MIN, |l| l.0);
-        if self.open.len() > 0 && open_max >= mint && self.open_min_t <= maxt {
-            if let Err(e) = decode_into(self.open.bytes(), out) {
-                tracing::error!(error = %e, "open head chunk failed to decode");
+        if let (Some(first), Some(last)) = (self.open.first_t(), self.open.last_t()) {
+            if last >= mint && first <= maxt {
+                if let Err(e) = decode_into(self.open.bytes(), out) {
+                    tracing::error!(error = %e, "open head chunk failed to decode");
+                }
             }
         }
     }
@@ -160,10 +168,10 @@ impl SeriesData {
     fn min_max(&self) -> Option<(i64, i64)> {
         let (in_min, in_max) = match (self.chunks.first(), self.last) {
             (Some(first), Some((last_t, _))) => (first.min_t, last_t),
-            (None, Some((last_t, _))) => (self.open_min_t, last_t),
+            (None, Some((last_t, _))) => (self.open.first_t().unwrap_or(last_t), last_t),
             _ => return None,
         };
-        let min = self.ooo.first().map_or(in_min, |s| s.t.min(in_min));
+        let min = self.ooo().first().map_or(in_min, |s| s.t.min(in_min));
         Some((min, in_max))
     }
 
@@ -179,7 +187,7 @@ impl SeriesData {
             }
         }
         out.truncate(keep);
-        let late: Vec<Sample> = self.ooo.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
+        let late: Vec<Sample> = self.ooo().iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
         if !late.is_empty() {
             let in_order = out.split_off(start);
             let (mut i, mut j) = (0, 0);
@@ -198,19 +206,23 @@ impl SeriesData {
     /// Forget samples older than `cut` at chunk granularity (a chunk straddling `cut` stays and
     /// reads filter it); true while anything newer remains.
     fn truncate(&mut self, cut: i64) -> bool {
-        self.chunks.retain(|c| c.max_t >= cut);
+        self.chunks.retain(|c| c.max_t() >= cut);
         self.chunks.shrink_to_fit();
-        self.ooo.retain(|s| s.t >= cut);
+        if let Some(late) = &mut self.ooo {
+            late.retain(|s| s.t >= cut);
+            if late.is_empty() {
+                self.ooo = None;
+            }
+        }
         let open_alive = self.open.len() > 0 && self.last.is_some_and(|(t, _)| t >= cut);
-        !self.chunks.is_empty() || !self.ooo.is_empty() || open_alive
+        !self.chunks.is_empty() || self.ooo.is_some() || open_alive
     }
 
     fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.chunks.capacity() * std::mem::size_of::<ClosedChunk>()
-            + self.chunks.iter().map(|c| if let ChunkData::Memory(b) = &c.data { b.len() } else { 0 }).sum::<usize>()
             + self.open.bytes().len()
-            + self.ooo.capacity() * std::mem::size_of::<Sample>()
+            + self.ooo.as_ref().map_or(0, |late| 24 + late.capacity() * std::mem::size_of::<Sample>())
     }
 }
 
@@ -613,19 +625,29 @@ mod tests {
 
     #[test]
     fn in_order_samples_span_chunks_and_read_back() {
-        let head = Head::default();
+        let tmp = tempfile::tempdir().unwrap();
+        let head = Head::new(Some(HeadChunks::open(tmp.path()).unwrap()));
         let (_, s, created) = head.get_or_create(&l(&[("__name__", "up")]));
         assert!(created);
         for i in 0..1000 {
-            assert_eq!(s.append(i * 15_000, i as f64, 0, None), Ok(Appended::Stored));
+            assert_eq!(head.append(&s, i * 15_000, i as f64, 0), Ok(Appended::Stored));
         }
-        let samples = all(&s);
+        assert_eq!(s.data.lock().unwrap().chunks.len(), 8, "full chunks went to the chunk file");
+        let mut samples = Vec::new();
+        head.samples(&s, i64::MIN, i64::MAX, &mut samples);
         assert_eq!(samples.len(), 1000);
         assert!(samples.iter().enumerate().all(|(i, x)| x.t == i as i64 * 15_000 && x.v == i as f64));
         let mut window = Vec::new();
-        s.samples(None, 15_000 * 100, 15_000 * 130, &mut window);
+        head.samples(&s, 15_000 * 100, 15_000 * 130, &mut window);
         assert_eq!(window.len(), 31);
-        assert_eq!(head.get_or_create(&l(&[("__name__", "up")])).2, false);
+        assert!(!head.get_or_create(&l(&[("__name__", "up")])).2);
+        // Without a chunk directory the open chunk keeps growing in memory.
+        let (_, m, _) = head.get_or_create(&l(&[("__name__", "in_memory")]));
+        for i in 0..300 {
+            m.append(i, 1.0, 0, None).unwrap();
+        }
+        assert_eq!(all(&m).len(), 300);
+        assert!(m.data.lock().unwrap().chunks.is_empty());
     }
 
     #[test]

@@ -29,11 +29,11 @@ impl<'a> BitWriter<'a> {
         self.write_bits(u64::from(bit), 1);
     }
 
-    /// Append a byte, growing the buffer by 64 bytes at a time rather than doubling: a head keeps
+    /// Append a byte, growing the buffer by 16 bytes at a time rather than doubling: a head keeps
     /// one open chunk per series, and doubling would leave up to half of each unused.
     fn push(&mut self, byte: u8) {
         if self.bytes.len() == self.bytes.capacity() {
-            self.bytes.reserve_exact(64);
+            self.bytes.reserve_exact(16);
         }
         self.bytes.push(byte);
     }

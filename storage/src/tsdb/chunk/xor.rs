@@ -57,7 +57,7 @@ impl XorChunk {
     /// An empty chunk (just the zero sample-count header).
     pub fn new() -> Self {
         // A 120-sample chunk of typical scrape data takes ~100–200 bytes.
-        let mut bytes = Vec::with_capacity(64);
+        let mut bytes = Vec::with_capacity(32);
         bytes.extend_from_slice(&[0, 0]);
         XorChunk { bytes, free_bits: 0, count: 0, first_t: 0, last_t: 0, last_delta: 0, values: XorValueWriter::new() }
     }
