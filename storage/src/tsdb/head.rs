@@ -18,6 +18,9 @@ use super::matcher::Matcher;
 use super::postings::{self, LabelIndex};
 use super::model::{Label, Labels, Sample};
 
+/// The one timestamp no sample may have: it marks "no sample yet" in a series.
+const NO_SAMPLE: i64 = i64::MIN;
+
 /// Samples per head chunk before it is closed and a new one begun (as Prometheus).
 pub const SAMPLES_PER_CHUNK: usize = 120;
 
@@ -69,15 +72,22 @@ pub(crate) type Spill<'a> = Option<&'a HeadChunks>;
 struct SeriesData {
     chunks: Vec<ClosedChunk>,
     open: XorChunk,
-    /// Newest in-order sample; `None` before the first.
-    last: Option<(i64, u64)>,
+    /// Newest in-order sample's timestamp ([`NO_SAMPLE`] before the first) and value bits. Kept
+    /// as two plain fields rather than an `Option`: it keeps a series within a smaller allocation.
+    last_t: i64,
+    last_bits: u64,
     /// Out-of-order samples, sorted by timestamp, unique; boxed because almost always absent.
     ooo: Option<Box<Vec<Sample>>>,
 }
 
 impl SeriesData {
     fn new() -> Self {
-        SeriesData { chunks: Vec::new(), open: XorChunk::new(), last: None, ooo: None }
+        SeriesData { chunks: Vec::new(), open: XorChunk::new(), last_t: NO_SAMPLE, last_bits: 0, ooo: None }
+    }
+
+    /// The newest in-order sample, if any.
+    fn last(&self) -> Option<(i64, u64)> {
+        (self.last_t != NO_SAMPLE).then_some((self.last_t, self.last_bits))
     }
 
     fn ooo(&self) -> &[Sample] {
@@ -86,7 +96,7 @@ impl SeriesData {
 
     fn append(&mut self, t: i64, v: f64, ooo_window: i64, spill: Spill) -> Result<Appended, SampleError> {
         let bits = v.to_bits();
-        match self.last {
+        match self.last() {
             None => {
                 self.push_in_order(t, v, spill)?;
                 Ok(Appended::Stored)
@@ -129,7 +139,8 @@ impl SeriesData {
             }
         }
         self.open.try_append(t, v).map_err(|_| SampleError::HeadChunkFull { t })?;
-        self.last = Some((t, v.to_bits()));
+        self.last_t = t;
+        self.last_bits = v.to_bits();
         Ok(())
     }
 
@@ -166,7 +177,7 @@ impl SeriesData {
     }
 
     fn min_max(&self) -> Option<(i64, i64)> {
-        let (in_min, in_max) = match (self.chunks.first(), self.last) {
+        let (in_min, in_max) = match (self.chunks.first(), self.last()) {
             (Some(first), Some((last_t, _))) => (first.min_t, last_t),
             (None, Some((last_t, _))) => (self.open.first_t().unwrap_or(last_t), last_t),
             _ => return None,
@@ -214,7 +225,7 @@ impl SeriesData {
                 self.ooo = None;
             }
         }
-        let open_alive = self.open.len() > 0 && self.last.is_some_and(|(t, _)| t >= cut);
+        let open_alive = self.open.len() > 0 && self.last().is_some_and(|(t, _)| t >= cut);
         !self.chunks.is_empty() || self.ooo.is_some() || open_alive
     }
 
@@ -455,7 +466,7 @@ impl Head {
 
     /// Append one sample to a series, refusing what is older than the head.
     pub(crate) fn append(&self, series: &MemSeries, t: i64, v: f64, ooo_window: i64) -> Result<Appended, SampleError> {
-        let min_valid = self.min_valid_t().max(self.append_floor.load(Ordering::Acquire));
+        let min_valid = self.min_valid_t().max(self.append_floor.load(Ordering::Acquire)).max(NO_SAMPLE + 1);
         if t < min_valid {
             return Err(SampleError::OutOfBounds { t, min_valid });
         }
@@ -718,6 +729,14 @@ mod tests {
         assert_eq!(head.time_range(), Some((350_000, 400_000)));
         // The removed series can come back as a new one.
         assert!(head.get_or_create(&l(&[("__name__", "old")])).2);
+    }
+
+    /// Regression guard for the memory per series: a series (with its `Arc` counts) fits the
+    /// allocator's 160-byte size class, a closed chunk reference is 24 bytes.
+    #[test]
+    fn series_structures_stay_small() {
+        assert!(std::mem::size_of::<MemSeries>() + 16 <= 160, "MemSeries is {} bytes", std::mem::size_of::<MemSeries>());
+        assert_eq!(std::mem::size_of::<ClosedChunk>(), 24);
     }
 
     #[test]
