@@ -1,5 +1,6 @@
 //! `pharos`: parse the command line and dispatch. Everything else lives in the modules.
 
+mod allocator;
 mod build;
 mod cli;
 mod config;
@@ -13,11 +14,6 @@ mod storage_metrics;
 use std::process::ExitCode;
 
 use clap::Parser;
-
-/// mimalloc hands freed memory back to the system, so resident memory follows the live heap
-/// after head cuts and request bursts instead of staying at its peak.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     match cli::Cli::parse().command {

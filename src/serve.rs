@@ -36,6 +36,7 @@ pub enum ServeError {
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
+    crate::allocator::configure();
     let overrides = args.overrides();
     let config = match Reloader::load(args.config.as_deref(), &overrides) {
         Ok(config) => config,
