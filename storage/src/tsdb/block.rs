@@ -39,7 +39,7 @@ use super::chunk::{
 use super::matcher::Matcher;
 use super::model::{Labels, MetricMetadata, MetricType, Sample};
 use super::postings::{self, LabelIndex};
-use super::varint::{Reader, put_str, put_uvarint};
+use super::varint::{ByteReader, put_str, put_uvarint};
 use crate::StorageError;
 
 /// First and last bytes of every block file.
@@ -946,7 +946,7 @@ struct ParsedBlock {
 /// A never-panicking cursor over one section that reports problems as [`StorageError::Corrupt`]
 /// naming the file, the section and the offset within it.
 struct SectionReader<'a> {
-    reader: Reader<'a>,
+    reader: ByteReader<'a>,
     len: usize,
     path: &'a Path,
     section: Section,
@@ -954,7 +954,7 @@ struct SectionReader<'a> {
 
 impl<'a> SectionReader<'a> {
     fn new(path: &'a Path, section: Section, bytes: &'a [u8]) -> Self {
-        SectionReader { reader: Reader::new(bytes), len: bytes.len(), path, section }
+        SectionReader { reader: ByteReader::new(bytes), len: bytes.len(), path, section }
     }
 
     fn corrupt(&self, detail: impl fmt::Display) -> StorageError {
@@ -997,7 +997,7 @@ impl<'a> SectionReader<'a> {
     }
 
     fn u32_le(&mut self, what: &str) -> Result<u32, StorageError> {
-        let bytes = self.reader.bytes(4).ok_or_else(|| self.corrupt(format_args!("truncated {what}")))?;
+        let bytes = self.reader.take(4).ok_or_else(|| self.corrupt(format_args!("truncated {what}")))?;
         Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
     }
 

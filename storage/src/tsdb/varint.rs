@@ -119,11 +119,6 @@ impl<'a> ByteReader<'a> {
         Some(slice)
     }
 
-    /// Same as [`ByteReader::take`].
-    pub(crate) fn bytes(&mut self, len: usize) -> Option<&'a [u8]> {
-        self.take(len)
-    }
-
     /// A length-prefixed UTF-8 string (see [`put_str`]).
     pub(crate) fn str(&mut self) -> Option<&'a str> {
         let len = usize::try_from(self.uvarint()?).ok()?;
@@ -135,9 +130,6 @@ impl<'a> ByteReader<'a> {
         self.remaining() == 0
     }
 }
-
-/// The name the WAL and block code use for [`ByteReader`].
-pub(crate) type Reader<'a> = ByteReader<'a>;
 
 /// Append a length-prefixed string: uvarint byte length, then the UTF-8 bytes.
 pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -195,7 +187,7 @@ mod tests {
             put_varint(&mut out, v);
         }
         put_str(&mut out, "héllo");
-        let mut r = Reader::new(&out);
+        let mut r = ByteReader::new(&out);
         for v in [0u64, 1, 127, 128, 300, u64::MAX] {
             assert_eq!(r.uvarint(), Some(v));
         }
@@ -205,9 +197,9 @@ mod tests {
         assert_eq!(r.str(), Some("héllo"));
         assert!(r.is_empty());
         assert_eq!(r.uvarint(), None);
-        assert_eq!(Reader::new(&[0x80, 0x80]).uvarint(), None);
-        assert_eq!(Reader::new(&[0xff; 11]).uvarint(), None);
-        assert_eq!(Reader::new(&[5, b'a']).str(), None);
+        assert_eq!(ByteReader::new(&[0x80, 0x80]).uvarint(), None);
+        assert_eq!(ByteReader::new(&[0xff; 11]).uvarint(), None);
+        assert_eq!(ByteReader::new(&[5, b'a']).str(), None);
     }
 }
 

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::model::{Labels, MetricMetadata, MetricType};
-use super::varint::{Reader, put_str, put_uvarint, put_varint};
+use super::varint::{ByteReader, put_str, put_uvarint, put_varint};
 use crate::StorageError;
 
 /// First bytes of every segment.
@@ -99,7 +99,7 @@ fn metric_type_code(kind: MetricType) -> u8 {
 }
 
 fn decode_record(kind: u8, payload: &[u8]) -> Option<WalRecord> {
-    let mut r = Reader::new(payload);
+    let mut r = ByteReader::new(payload);
     let count = usize::try_from(r.uvarint()?).ok()?;
     // Every entry takes at least one byte: a count beyond the payload is corruption.
     if count > payload.len() {
