@@ -64,14 +64,14 @@ pub fn router(state: IngestState) -> Router {
 }
 
 /// The OTLP/HTTP listener (`/v1/metrics`, `/v1/logs`, `/v1/traces`). Errors on it are
-/// `google.rpc.Status` bodies in the request's encoding.
+/// `google.rpc.Status` bodies in the request's encoding: the server wraps this router, with its
+/// per-request plumbing, in `pharos_proto::mark_otlp`, once, outermost.
 pub fn otlp_http_router(state: IngestState) -> Router {
     Router::new()
         .route("/v1/metrics", axum::routing::post(otlp::http_metrics))
         .fallback(otlp_no_route)
         .method_not_allowed_fallback(otlp_no_route)
         .with_state(state)
-        .layer(axum::middleware::from_fn(pharos_proto::mark_otlp))
 }
 
 async fn otlp_no_route(family: ApiFamily, method: axum::http::Method, uri: axum::http::Uri) -> pharos_proto::ApiError {
