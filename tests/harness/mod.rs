@@ -30,7 +30,7 @@ pub struct Pharos {
 }
 
 /// How to start one.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Options {
     /// A configuration file's contents, written to a temp file and passed with `--config`.
     pub config: Option<String>,
@@ -47,10 +47,18 @@ impl Pharos {
         Pharos::start_with(Options::default())
     }
 
+    /// Ports are picked free and then released, so a test running in parallel can take one
+    /// before Pharos binds it: when Pharos exits on a busy port, start again on new ones.
     pub fn start_with(options: Options) -> Pharos {
-        let pharos = Pharos::spawn(options);
-        pharos.wait_ready();
-        pharos
+        for _ in 0..3 {
+            let mut pharos = Pharos::spawn(options.clone());
+            if pharos.wait_ready_or_exit() {
+                return pharos;
+            }
+            let log = pharos.log_text();
+            assert!(log.contains("cannot listen on"), "pharos exited before it was ready; log:\n{log}");
+        }
+        panic!("pharos found no free ports in three attempts");
     }
 
     /// Start without waiting for readiness.
@@ -94,13 +102,15 @@ impl Pharos {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub fn wait_ready(&self) {
+    /// True once `/-/ready` answers 200, false if the process exits first.
+    pub fn wait_ready_or_exit(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Some(status) = http_status(self.http, "/-/ready") {
-                if status == 200 {
-                    return;
-                }
+            if self.child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            if http_status(self.http, "/-/ready") == Some(200) {
+                return true;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
