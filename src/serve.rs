@@ -92,7 +92,11 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
         ready: Arc::new(AtomicBool::new(false)),
     };
     let ingest = pharos_ingest::IngestState::new(storage.clone(), &registry);
-    let query = pharos_query::QueryState { build_info: build_info.clone(), storage: storage.clone() };
+    let query = pharos_query::QueryState {
+        build_info: build_info.clone(),
+        storage: storage.clone(),
+        engine: Arc::new(pharos_query::promql::EngineOptions::default()),
+    };
     let alerting = pharos_alerting::AlertingState { build_info: build_info.clone() };
     let main_router = http::main_router(
         shared.clone(),

@@ -7,6 +7,8 @@
 mod error;
 mod params;
 mod prometheus_api;
+pub mod promql;
+mod query_api;
 mod selector;
 
 use std::sync::Arc;
@@ -22,11 +24,13 @@ pub use error::QueryError;
 pub struct QueryState {
     pub build_info: Arc<BuildInfo>,
     pub storage: Arc<Storage>,
+    /// PromQL engine settings (lookback, limits, timeout).
+    pub engine: Arc<promql::EngineOptions>,
 }
 
 /// Every read route, under the prefixes of `pharos_proto::ApiFamily`.
 pub fn router(state: QueryState) -> Router {
-    Router::new().merge(prometheus_api::router()).with_state(state)
+    Router::new().merge(prometheus_api::router()).merge(query_api::router()).with_state(state)
 }
 
 // Pharos — query/src/lib.rs

@@ -267,7 +267,14 @@ mod tests {
                 }],
             })
             .unwrap();
-        (QueryState { build_info: Arc::new(BuildInfo::for_tests()), storage: Arc::new(storage) }, tmp)
+        (
+            QueryState {
+                build_info: Arc::new(BuildInfo::for_tests()),
+                storage: Arc::new(storage),
+                engine: Arc::new(crate::promql::EngineOptions::default()),
+            },
+            tmp,
+        )
     }
 
     async fn get(state: &QueryState, uri: &str) -> (StatusCode, String) {

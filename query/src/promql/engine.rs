@@ -1,0 +1,730 @@
+//! The evaluator: instant and range queries over the tsdb, step-vector style.
+//!
+//! Every expression is evaluated once for all steps of the query: a node's value is a matrix whose
+//! series carry at most one point per step (`Series`), so each stored series is read once however
+//! many steps a range query has. Range-vector arguments (`x[5m]`, subqueries) are kept as raw
+//! sample arrays and slid over with two cursors.
+//!
+//! Metric names are removed late, as Prometheus 3 does with delayed name removal: operations that
+//! drop `__name__` only flag the series (`drop_name`), label functions can still read or keep the
+//! name, and the flag is applied when the query finishes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use pharos_storage::StorageError;
+use pharos_storage::tsdb::{Label, Labels, METRIC_NAME, Matcher, Sample, SeriesSamples, Tsdb, is_stale_nan};
+
+use super::ast::{self, At, Expr, Span, UnaryOp, ValueType};
+use super::value::{MatrixSeries, QueryResult, QueryStats, QueryValue, VectorSample};
+
+/// Where the evaluator reads series from.
+pub trait Queryable: Send + Sync {
+    /// Series matching all matchers with their samples in `[mint, maxt]`, sorted by labels.
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, StorageError>;
+}
+
+impl Queryable for Tsdb {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, StorageError> {
+        Tsdb::select(self, matchers, mint, maxt)
+    }
+}
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// How far back an instant selector looks for a sample. Default 5m.
+    pub lookback_delta: i64,
+    /// Most samples a query may hold at once. Default 50,000,000 (Prometheus' default).
+    pub max_samples: u64,
+    /// Longest a query may run. Default 2m.
+    pub timeout: Duration,
+    /// Step of subqueries written without one (`[5m:]`). Default 1m.
+    pub default_subquery_step: i64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            lookback_delta: 5 * 60_000,
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            default_subquery_step: 60_000,
+        }
+    }
+}
+
+/// Why a query failed while running.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    #[error("query timed out in {0}")]
+    Timeout(&'static str),
+    #[error("query was canceled in {0}")]
+    Canceled(&'static str),
+    #[error("query processing would load too many samples into memory in {0}")]
+    TooManySamples(&'static str),
+    #[error("{0}")]
+    Execution(String),
+    #[error("{0}")]
+    Storage(String),
+}
+
+pub(crate) fn exec_err<T>(message: impl Into<String>) -> Result<T, EvalError> {
+    Err(EvalError::Execution(message.into()))
+}
+
+/// A request to cancel a running query (the HTTP client went away).
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    pub fn is_canceled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One query to run: an instant query has `start == end` and `step == 0`.
+pub struct QuerySpec<'q> {
+    pub expr: &'q Expr,
+    /// The query text, for annotation positions.
+    pub text: &'q str,
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+    /// Per-query lookback override.
+    pub lookback_delta: Option<i64>,
+}
+
+/// Run a query.
+pub fn execute(
+    storage: &dyn Queryable,
+    options: &EngineOptions,
+    spec: &QuerySpec<'_>,
+    cancel: &CancelToken,
+) -> Result<QueryResult, EvalError> {
+    let instant = spec.step == 0;
+    let interval = if instant { 1 } else { spec.step };
+    let ctx = Ctx {
+        storage,
+        options,
+        lookback: spec.lookback_delta.unwrap_or(options.lookback_delta),
+        query_start: spec.start,
+        query_end: spec.end,
+        deadline: Instant::now() + options.timeout,
+        cancel,
+        stats: std::cell::Cell::new(QueryStats::default()),
+        current_samples: std::cell::Cell::new(0),
+        annotations: std::cell::RefCell::new(Vec::new()),
+        check_counter: std::cell::Cell::new(0),
+    };
+    let ev = Evaluator { ctx: &ctx, start: spec.start, end: spec.end, interval };
+    let value = ev.eval(spec.expr)?;
+    let result_type = spec.expr.value_type();
+    let value = match value {
+        Val::String(s) => QueryValue::String { t: spec.start, s },
+        Val::Range(range) => {
+            // Only an instant query can return a range vector.
+            let windows = ev.raw_windows(&range)?;
+            let mut series: Vec<MatrixSeries> = windows
+                .into_iter()
+                .filter(|s| !s.points.is_empty())
+                .map(|s| MatrixSeries {
+                    labels: if s.drop_name { drop_metric_name(&s.labels) } else { s.labels },
+                    points: s.points,
+                })
+                .collect();
+            series.sort_by(|a, b| a.labels.cmp(&b.labels));
+            QueryValue::Matrix(series)
+        }
+        Val::Matrix(matrix) => {
+            if result_type == ValueType::Scalar {
+                let v = matrix.first().and_then(|s| s.points.first()).map(|p| p.v).unwrap_or(f64::NAN);
+                if instant {
+                    QueryValue::Scalar { t: spec.start, v }
+                } else {
+                    let points = matrix.into_iter().next().map(|s| s.points).unwrap_or_default();
+                    QueryValue::Matrix(vec![MatrixSeries { labels: Labels::default(), points }])
+                }
+            } else {
+                let matrix = finish_names(matrix)?;
+                if instant {
+                    QueryValue::Vector(
+                        matrix
+                            .into_iter()
+                            .filter_map(|s| {
+                                s.points.first().map(|p| VectorSample { labels: s.labels.clone(), t: p.t, v: p.v })
+                            })
+                            .collect(),
+                    )
+                } else {
+                    let mut series: Vec<MatrixSeries> = matrix
+                        .into_iter()
+                        .filter(|s| !s.points.is_empty())
+                        .map(|s| MatrixSeries { labels: s.labels, points: s.points })
+                        .collect();
+                    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+                    QueryValue::Matrix(series)
+                }
+            }
+        }
+    };
+    let (warnings, infos) = ctx.render_annotations(spec.text);
+    Ok(QueryResult { value, warnings, infos, stats: ctx.stats.get() })
+}
+
+/// Apply delayed name removal to a finished result; series that end up with the same labels are
+/// merged when their points do not collide.
+fn finish_names(mut matrix: Vec<Series>) -> Result<Vec<Series>, EvalError> {
+    if !matrix.iter().any(|s| s.drop_name) {
+        return Ok(matrix);
+    }
+    for s in &mut matrix {
+        if s.drop_name {
+            s.labels = drop_metric_name(&s.labels);
+            s.drop_name = false;
+        }
+    }
+    merge_same_labels(matrix)
+}
+
+/// Merge series with identical labels (Prometheus' `mergeSeriesWithSameLabelset`): their points
+/// interleave; two points at one step are the "same labelset" error.
+pub(crate) fn merge_same_labels(matrix: Vec<Series>) -> Result<Vec<Series>, EvalError> {
+    let mut out: Vec<Series> = Vec::with_capacity(matrix.len());
+    let mut index: HashMap<Labels, usize> = HashMap::with_capacity(matrix.len());
+    for s in matrix {
+        match index.get(&s.labels) {
+            None => {
+                index.insert(s.labels.clone(), out.len());
+                out.push(s);
+            }
+            Some(&i) => {
+                let target = &mut out[i];
+                target.drop_name |= s.drop_name;
+                target.points.extend(s.points);
+                target.points.sort_by_key(|p| p.t);
+                if target.points.windows(2).any(|w| w[0].t == w[1].t) {
+                    return exec_err("vector cannot contain metrics with the same labelset");
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// State shared by the evaluators of one query (the top one and those of its subqueries).
+pub(crate) struct Ctx<'a> {
+    storage: &'a dyn Queryable,
+    options: &'a EngineOptions,
+    pub(crate) lookback: i64,
+    pub(crate) query_start: i64,
+    pub(crate) query_end: i64,
+    deadline: Instant,
+    cancel: &'a CancelToken,
+    stats: std::cell::Cell<QueryStats>,
+    current_samples: std::cell::Cell<u64>,
+    annotations: std::cell::RefCell<Vec<(AnnotationKind, String, Span)>>,
+    check_counter: std::cell::Cell<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AnnotationKind {
+    Warning,
+    Info,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn annotate(&self, kind: AnnotationKind, message: String, span: Span) {
+        let mut list = self.annotations.borrow_mut();
+        if !list.iter().any(|(k, m, s)| *k == kind && *m == message && *s == span) {
+            list.push((kind, message, span));
+        }
+    }
+
+    fn render_annotations(&self, text: &str) -> (Vec<String>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut infos = Vec::new();
+        for (kind, message, span) in self.annotations.borrow().iter() {
+            let (line, col) = line_col(text, span.start as usize);
+            match kind {
+                AnnotationKind::Warning => warnings.push(format!("PromQL warning: {message} ({line}:{col})")),
+                AnnotationKind::Info => infos.push(format!("PromQL info: {message} ({line}:{col})")),
+            }
+        }
+        (warnings, infos)
+    }
+
+    /// Check the deadline and cancellation (cheaply: the clock is read every 64 calls).
+    pub(crate) fn check(&self, place: &'static str) -> Result<(), EvalError> {
+        let n = self.check_counter.get().wrapping_add(1);
+        self.check_counter.set(n);
+        if self.cancel.is_canceled() {
+            return Err(EvalError::Canceled(place));
+        }
+        if n % 64 == 1 && Instant::now() >= self.deadline {
+            return Err(EvalError::Timeout(place));
+        }
+        Ok(())
+    }
+
+    /// Account for `n` more samples held; fails past the limit.
+    pub(crate) fn hold(&self, n: usize, place: &'static str) -> Result<(), EvalError> {
+        let current = self.current_samples.get() + n as u64;
+        if current > self.options.max_samples {
+            return Err(EvalError::TooManySamples(place));
+        }
+        self.current_samples.set(current);
+        let mut stats = self.stats.get();
+        stats.peak_samples = stats.peak_samples.max(current);
+        self.stats.set(stats);
+        Ok(())
+    }
+
+    pub(crate) fn release(&self, n: usize) {
+        self.current_samples.set(self.current_samples.get().saturating_sub(n as u64));
+    }
+
+    pub(crate) fn scanned(&self, n: usize) {
+        let mut stats = self.stats.get();
+        stats.samples_scanned += n as u64;
+        self.stats.set(stats);
+    }
+
+    fn loaded(&self, n: usize) {
+        let mut stats = self.stats.get();
+        stats.samples_loaded += n as u64;
+        self.stats.set(stats);
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, col)
+}
+
+/// A series of an instant-vector (or scalar) valued node: at most one point per step.
+#[derive(Clone, Debug)]
+pub(crate) struct Series {
+    pub(crate) labels: Labels,
+    /// `__name__` is to be removed when the query finishes.
+    pub(crate) drop_name: bool,
+    pub(crate) points: Vec<Sample>,
+}
+
+/// A range-vector valued node: raw samples per series and how steps map to windows.
+pub(crate) struct RangeVal {
+    pub(crate) series: Vec<RawSeries>,
+    /// Window length in ms; a step at `t` covers `(r - range, r]` with `r = (at or t) - offset`.
+    pub(crate) range: i64,
+    pub(crate) offset: i64,
+    pub(crate) at: Option<i64>,
+    pub(crate) span: Span,
+    /// The selector's metric name, for annotations.
+    pub(crate) metric_name: Option<String>,
+}
+
+pub(crate) struct RawSeries {
+    pub(crate) labels: Labels,
+    pub(crate) drop_name: bool,
+    pub(crate) ts: Vec<i64>,
+    pub(crate) vs: Vec<f64>,
+}
+
+pub(crate) enum Val {
+    /// Instant vector or scalar (one unlabelled series) per step.
+    Matrix(Vec<Series>),
+    String(String),
+    Range(RangeVal),
+}
+
+/// Evaluates expressions over the steps `start, start+interval, …, end`.
+pub(crate) struct Evaluator<'a> {
+    pub(crate) ctx: &'a Ctx<'a>,
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) interval: i64,
+}
+
+impl<'a> Evaluator<'a> {
+    pub(crate) fn steps(&self) -> usize {
+        ((self.end - self.start) / self.interval) as usize + 1
+    }
+
+    pub(crate) fn step_time(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.interval
+    }
+
+    pub(crate) fn step_index(&self, t: i64) -> usize {
+        ((t - self.start) / self.interval) as usize
+    }
+
+    pub(crate) fn resolve_at(&self, at: Option<At>) -> Option<i64> {
+        at.map(|a| match a {
+            At::Timestamp(t) => t,
+            At::Start => self.ctx.query_start,
+            At::End => self.ctx.query_end,
+        })
+    }
+
+    /// A scalar node's value at every step.
+    pub(crate) fn scalar_series(&self, f: impl Fn(i64) -> f64) -> Vec<Series> {
+        let points = (0..self.steps()).map(|i| {
+            let t = self.step_time(i);
+            Sample { t, v: f(t) }
+        });
+        vec![Series { labels: Labels::default(), drop_name: false, points: points.collect() }]
+    }
+
+    pub(crate) fn eval(&self, expr: &Expr) -> Result<Val, EvalError> {
+        self.ctx.check("expression evaluation")?;
+        match expr {
+            Expr::Number { value, .. } => {
+                let v = *value;
+                Ok(Val::Matrix(self.scalar_series(|_| v)))
+            }
+            Expr::String { value, .. } => Ok(Val::String(value.clone())),
+            Expr::Paren { expr, .. } => self.eval(expr),
+            Expr::Unary { op, expr, .. } => {
+                let val = self.eval(expr)?;
+                match (op, val) {
+                    (UnaryOp::Pos, val) => Ok(val),
+                    (UnaryOp::Neg, Val::Matrix(mut m)) => {
+                        let is_vector = expr.value_type() == ValueType::Vector;
+                        for s in &mut m {
+                            for p in &mut s.points {
+                                p.v = -p.v;
+                            }
+                            if is_vector {
+                                s.drop_name = true;
+                            }
+                        }
+                        Ok(Val::Matrix(m))
+                    }
+                    (UnaryOp::Neg, _) => exec_err("unary minus is only defined for scalars and instant vectors"),
+                }
+            }
+            Expr::VectorSelector(vs) => Ok(Val::Matrix(self.eval_vector_selector(vs)?)),
+            Expr::MatrixSelector(ms) => Ok(Val::Range(self.eval_matrix_selector(ms)?)),
+            Expr::Subquery(sq) => Ok(Val::Range(self.eval_subquery(sq)?)),
+            Expr::Binary(b) => self.eval_binary(b),
+            Expr::Aggregate(a) => self.eval_aggregate(a),
+            Expr::Call(c) => self.eval_call(c),
+        }
+    }
+
+    /// Evaluate a node that must be an instant vector or scalar.
+    pub(crate) fn eval_matrix(&self, expr: &Expr) -> Result<Vec<Series>, EvalError> {
+        match self.eval(expr)? {
+            Val::Matrix(m) => Ok(m),
+            Val::String(_) => exec_err("expected an instant vector or scalar, got a string"),
+            Val::Range(_) => exec_err("expected an instant vector or scalar, got a range vector"),
+        }
+    }
+
+    /// A scalar argument's value at each step (NaN where it has none).
+    pub(crate) fn eval_scalar_steps(&self, expr: &Expr) -> Result<Vec<f64>, EvalError> {
+        let m = self.eval_matrix(expr)?;
+        let mut values = vec![f64::NAN; self.steps()];
+        if let Some(s) = m.first() {
+            for p in &s.points {
+                values[self.step_index(p.t)] = p.v;
+            }
+        }
+        Ok(values)
+    }
+
+    pub(crate) fn eval_string(&self, expr: &Expr) -> Result<String, EvalError> {
+        match self.eval(expr)? {
+            Val::String(s) => Ok(s),
+            _ => exec_err("expected a string"),
+        }
+    }
+
+    pub(crate) fn eval_range(&self, expr: &Expr) -> Result<RangeVal, EvalError> {
+        match self.eval(expr)? {
+            Val::Range(r) => Ok(r),
+            _ => exec_err("expected a range vector"),
+        }
+    }
+
+    /// The reference times of every step for a selector with `offset` and `@`.
+    fn ref_times(&self, offset: i64, at: Option<i64>) -> (i64, i64) {
+        match at {
+            Some(t) => (t - offset, t - offset),
+            None => (self.start - offset, self.end - offset),
+        }
+    }
+
+    fn select(&self, matchers: &[ast::LabelMatcher], mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, EvalError> {
+        let matchers = to_storage_matchers(matchers)?;
+        let series = self.ctx.storage.select(&matchers, mint, maxt).map_err(|e| EvalError::Storage(e.to_string()))?;
+        let n: usize = series.iter().map(|s| s.samples.len()).sum();
+        self.ctx.loaded(n);
+        self.ctx.check("query preparation")?;
+        Ok(series)
+    }
+
+    fn eval_vector_selector(&self, vs: &ast::VectorSelector) -> Result<Vec<Series>, EvalError> {
+        let at = self.resolve_at(vs.at);
+        let (first_ref, last_ref) = self.ref_times(vs.offset, at);
+        let lookback = self.ctx.lookback;
+        let selected = self.select(&vs.matchers, first_ref - lookback + 1, last_ref)?;
+        let steps = self.steps();
+        let mut out = Vec::with_capacity(selected.len());
+        for s in selected {
+            self.ctx.check("vector selector")?;
+            let samples = &s.samples;
+            let mut points = Vec::new();
+            let mut cursor = 0usize;
+            for i in 0..steps {
+                let t = self.step_time(i);
+                let r = match at {
+                    Some(a) => a - vs.offset,
+                    None => t - vs.offset,
+                };
+                // Newest sample at or before r.
+                while cursor < samples.len() && samples[cursor].t <= r {
+                    cursor += 1;
+                }
+                if cursor == 0 {
+                    continue;
+                }
+                let sample = samples[cursor - 1];
+                if sample.t <= r - lookback || is_stale_nan(sample.v) {
+                    continue;
+                }
+                points.push(Sample { t, v: sample.v });
+            }
+            self.ctx.scanned(points.len());
+            if !points.is_empty() {
+                self.ctx.hold(points.len(), "vector selector")?;
+                out.push(Series { labels: s.labels, drop_name: false, points });
+            }
+        }
+        Ok(out)
+    }
+
+    /// For `timestamp(selector)`: the selected samples' own timestamps (seconds) per step.
+    pub(crate) fn eval_selector_timestamps(&self, vs: &ast::VectorSelector) -> Result<Vec<Series>, EvalError> {
+        let at = self.resolve_at(vs.at);
+        let (first_ref, last_ref) = self.ref_times(vs.offset, at);
+        let lookback = self.ctx.lookback;
+        let selected = self.select(&vs.matchers, first_ref - lookback + 1, last_ref)?;
+        let mut out = Vec::with_capacity(selected.len());
+        for s in selected {
+            let samples = &s.samples;
+            let mut points = Vec::new();
+            let mut cursor = 0usize;
+            for i in 0..self.steps() {
+                let t = self.step_time(i);
+                let r = at.unwrap_or(t) - vs.offset;
+                while cursor < samples.len() && samples[cursor].t <= r {
+                    cursor += 1;
+                }
+                if cursor == 0 {
+                    continue;
+                }
+                let sample = samples[cursor - 1];
+                if sample.t <= r - lookback || is_stale_nan(sample.v) {
+                    continue;
+                }
+                points.push(Sample { t, v: sample.t as f64 / 1000.0 });
+            }
+            if !points.is_empty() {
+                self.ctx.hold(points.len(), "vector selector")?;
+                out.push(Series { labels: s.labels, drop_name: true, points });
+            }
+        }
+        Ok(out)
+    }
+
+    fn eval_matrix_selector(&self, ms: &ast::MatrixSelector) -> Result<RangeVal, EvalError> {
+        let vs = &ms.selector;
+        let at = self.resolve_at(vs.at);
+        let (first_ref, last_ref) = self.ref_times(vs.offset, at);
+        let selected = self.select(&vs.matchers, first_ref - ms.range + 1, last_ref)?;
+        let mut series = Vec::with_capacity(selected.len());
+        for s in selected {
+            let mut ts = Vec::with_capacity(s.samples.len());
+            let mut vs_ = Vec::with_capacity(s.samples.len());
+            for p in &s.samples {
+                if !is_stale_nan(p.v) {
+                    ts.push(p.t);
+                    vs_.push(p.v);
+                }
+            }
+            self.ctx.hold(ts.len(), "matrix selector")?;
+            series.push(RawSeries { labels: s.labels, drop_name: false, ts, vs: vs_ });
+        }
+        Ok(RangeVal { series, range: ms.range, offset: vs.offset, at, span: ms.span, metric_name: vs.name.clone() })
+    }
+
+    fn eval_subquery(&self, sq: &ast::Subquery) -> Result<RangeVal, EvalError> {
+        let at = self.resolve_at(sq.at);
+        let interval = sq.step.unwrap_or(self.ctx.options.default_subquery_step).max(1);
+        let (first_ref, last_ref) = self.ref_times(sq.offset, at);
+        let lower = first_ref - sq.range;
+        // The first step-aligned time after the start of the first window.
+        let mut start = interval * (lower / interval);
+        if start <= lower {
+            start += interval;
+        }
+        let end = last_ref;
+        let mut series = Vec::new();
+        if start <= end {
+            let inner = Evaluator { ctx: self.ctx, start, end, interval };
+            let m = inner.eval_matrix(&sq.expr)?;
+            for s in m {
+                let ts = s.points.iter().map(|p| p.t).collect();
+                let vs = s.points.iter().map(|p| p.v).collect();
+                series.push(RawSeries { labels: s.labels, drop_name: s.drop_name, ts, vs });
+            }
+        }
+        Ok(RangeVal { series, range: sq.range, offset: sq.offset, at, span: sq.span, metric_name: None })
+    }
+
+    /// The window of every step for one series: `(lo, hi)` index ranges into `ts`.
+    pub(crate) fn windows<'s>(&self, range: &RangeVal, ts: &'s [i64]) -> Vec<(usize, usize)> {
+        let steps = self.steps();
+        let mut out = Vec::with_capacity(steps);
+        let (mut lo, mut hi) = (0usize, 0usize);
+        for i in 0..steps {
+            let t = self.step_time(i);
+            let r = range.at.unwrap_or(t) - range.offset;
+            let mint = r - range.range;
+            if range.at.is_some() {
+                lo = ts.partition_point(|&x| x <= mint);
+                hi = ts.partition_point(|&x| x <= r);
+            } else {
+                while lo < ts.len() && ts[lo] <= mint {
+                    lo += 1;
+                }
+                if hi < lo {
+                    hi = lo;
+                }
+                while hi < ts.len() && ts[hi] <= r {
+                    hi += 1;
+                }
+            }
+            out.push((lo, hi));
+        }
+        out
+    }
+
+    /// A range vector as the result of an instant query: each series' samples in its window.
+    fn raw_windows(&self, range: &RangeVal) -> Result<Vec<Series>, EvalError> {
+        let mut out = Vec::with_capacity(range.series.len());
+        for s in &range.series {
+            let windows = self.windows(range, &s.ts);
+            let (lo, hi) = windows.first().copied().unwrap_or((0, 0));
+            let points = (lo..hi).map(|i| Sample { t: s.ts[i], v: s.vs[i] }).collect();
+            out.push(Series { labels: s.labels.clone(), drop_name: s.drop_name, points });
+        }
+        Ok(out)
+    }
+}
+
+/// Compile parser matchers into storage matchers.
+pub(crate) fn to_storage_matchers(matchers: &[ast::LabelMatcher]) -> Result<Vec<Matcher>, EvalError> {
+    matchers
+        .iter()
+        .map(|m| {
+            let op = match m.op {
+                ast::MatchOp::Equal => pharos_storage::tsdb::MatchOp::Equal,
+                ast::MatchOp::NotEqual => pharos_storage::tsdb::MatchOp::NotEqual,
+                ast::MatchOp::Regex => pharos_storage::tsdb::MatchOp::Regex,
+                ast::MatchOp::NotRegex => pharos_storage::tsdb::MatchOp::NotRegex,
+            };
+            Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|e| EvalError::Execution(e.to_string()))
+        })
+        .collect()
+}
+
+pub(crate) fn drop_metric_name(labels: &Labels) -> Labels {
+    if labels.get(METRIC_NAME).is_none() {
+        return labels.clone();
+    }
+    labels_from_sorted(labels.iter().filter(|l| l.name != METRIC_NAME).cloned().collect())
+}
+
+/// Labels from pairs already sorted by name with unique names (empty values are dropped).
+pub(crate) fn labels_from_sorted(pairs: Vec<Label>) -> Labels {
+    Labels::from_pairs(pairs.into_iter().filter(|l| !l.value.is_empty()).map(|l| (l.name, l.value)))
+}
+
+/// `{a="b", c="d"}` — Prometheus' `labels.String()`, used in error messages.
+pub(crate) fn braced_labels(labels: &Labels) -> String {
+    let mut s = String::from("{");
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&l.name);
+        s.push('=');
+        s.push_str(&format!("{:?}", l.value));
+    }
+    s.push('}');
+    s
+}
+
+/// Collects per-step output samples into series keyed by labels; a second sample for the same
+/// labels at the same step is Prometheus' "same labelset" error.
+pub(crate) struct SeriesCollector {
+    pub(crate) series: Vec<Series>,
+    index: HashMap<Labels, usize>,
+}
+
+impl SeriesCollector {
+    pub(crate) fn new() -> Self {
+        SeriesCollector { series: Vec::new(), index: HashMap::new() }
+    }
+
+    /// The output series for these labels, created on first use.
+    pub(crate) fn series_for(&mut self, labels: Labels, drop_name: bool) -> usize {
+        if let Some(&i) = self.index.get(&labels) {
+            if drop_name {
+                self.series[i].drop_name = true;
+            }
+            return i;
+        }
+        let i = self.series.len();
+        self.index.insert(labels.clone(), i);
+        self.series.push(Series { labels, drop_name, points: Vec::new() });
+        i
+    }
+
+    pub(crate) fn push(&mut self, i: usize, t: i64, v: f64) -> Result<(), EvalError> {
+        let points = &mut self.series[i].points;
+        if points.last().is_some_and(|p| p.t == t) {
+            return exec_err("vector cannot contain metrics with the same labelset");
+        }
+        points.push(Sample { t, v });
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> Vec<Series> {
+        self.series.into_iter().filter(|s| !s.points.is_empty()).collect()
+    }
+}
+
+/// The samples of a matrix regrouped by step: `(series index, value)` per step.
+pub(crate) fn by_step(ev: &Evaluator<'_>, m: &[Series]) -> Vec<Vec<(usize, f64)>> {
+    let mut steps: Vec<Vec<(usize, f64)>> = vec![Vec::new(); ev.steps()];
+    for (i, s) in m.iter().enumerate() {
+        for p in &s.points {
+            steps[ev.step_index(p.t)].push((i, p.v));
+        }
+    }
+    steps
+}
+
+// Pharos — query/src/promql/engine.rs
