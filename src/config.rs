@@ -22,6 +22,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// The data directory and its stores.
     pub storage: StorageConfig,
+    /// The PromQL engine.
+    pub query: QueryConfig,
     /// Pharos' own logs.
     pub log: LogConfig,
 }
@@ -126,6 +128,41 @@ pub enum WalFsync {
     #[default]
     Interval,
     Never,
+}
+
+/// The `query:` section: PromQL engine limits, as Prometheus' `--query.*` flags.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// How far back an instant selector looks for a sample. Default: `5m`.
+    pub lookback_delta: PromDuration,
+    /// Most samples one query may hold in memory; beyond it the query fails (422). Default:
+    /// 50000000.
+    pub max_samples: u64,
+    /// Longest a query may run; beyond it the query fails (503 `timeout`). Default: `2m`.
+    pub timeout: PromDuration,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            lookback_delta: PromDuration::from_secs(300),
+            max_samples: 50_000_000,
+            timeout: PromDuration::from_secs(120),
+        }
+    }
+}
+
+impl QueryConfig {
+    /// The engine settings this section describes.
+    pub fn engine_options(&self) -> pharos_query::promql::EngineOptions {
+        pharos_query::promql::EngineOptions {
+            lookback_delta: self.lookback_delta.0.as_millis() as i64,
+            max_samples: self.max_samples,
+            timeout: self.timeout.0,
+            ..pharos_query::promql::EngineOptions::default()
+        }
+    }
 }
 
 /// The `log:` section.
@@ -323,6 +360,12 @@ impl Config {
         if server.request_timeout.0.is_zero() {
             return invalid("server.request_timeout", "must be greater than 0s".into());
         }
+        if self.query.lookback_delta.0.is_zero() || self.query.timeout.0.is_zero() {
+            return invalid("query", "lookback_delta and timeout must be greater than 0s".into());
+        }
+        if self.query.max_samples == 0 {
+            return invalid("query.max_samples", "must be greater than 0".into());
+        }
         let metrics = &self.storage.metrics;
         if metrics.wal_fsync == WalFsync::Interval && metrics.wal_fsync_interval.0.is_zero() {
             return invalid("storage.metrics.wal_fsync_interval", "must be greater than 0s".into());
@@ -381,6 +424,9 @@ mod tests {
         assert_eq!(c.server.max_request_body.to_string(), "32MiB");
         assert_eq!(c.server.request_timeout.to_string(), "2m");
         assert_eq!(c.log.level, LogLevel::Info);
+        assert_eq!(c.query.lookback_delta.to_string(), "5m");
+        assert_eq!(c.query.timeout.to_string(), "2m");
+        assert_eq!(c.query.engine_options(), pharos_query::promql::EngineOptions::default());
     }
 
     #[test]

@@ -95,7 +95,7 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
     let query = pharos_query::QueryState {
         build_info: build_info.clone(),
         storage: storage.clone(),
-        engine: Arc::new(pharos_query::promql::EngineOptions::default()),
+        engine: Arc::new(config.query.engine_options()),
     };
     let alerting = pharos_alerting::AlertingState { build_info: build_info.clone() };
     let main_router = http::main_router(

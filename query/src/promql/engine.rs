@@ -33,7 +33,7 @@ impl Queryable for Tsdb {
 }
 
 /// Engine settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EngineOptions {
     /// How far back an instant selector looks for a sample. Default 5m.
     pub lookback_delta: i64,
