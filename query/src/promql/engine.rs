@@ -130,6 +130,7 @@ pub fn execute(
         Val::Range(range) => {
             // Only an instant query can return a range vector.
             let windows = ev.raw_windows(&range)?;
+            ctx.hold(windows.iter().map(|s| s.points.len()).sum(), "matrix selector")?;
             let mut series: Vec<MatrixSeries> = windows
                 .into_iter()
                 .filter(|s| !s.points.is_empty())
@@ -384,7 +385,21 @@ impl<'a> Evaluator<'a> {
         vec![Series { labels: Labels::default(), drop_name: false, points: points.collect() }]
     }
 
+    /// Evaluate a node. Sample accounting: while the node runs, its children's results count
+    /// against the limit; once it has its value, only that value does.
     pub(crate) fn eval(&self, expr: &Expr) -> Result<Val, EvalError> {
+        let before = self.ctx.current_samples.get();
+        let val = self.eval_node(expr)?;
+        let size = match &val {
+            Val::Matrix(m) => m.iter().map(|s| s.points.len()).sum(),
+            Val::String(_) | Val::Range(_) => 0,
+        };
+        self.ctx.current_samples.set(before);
+        self.ctx.hold(size, "expression evaluation")?;
+        Ok(val)
+    }
+
+    fn eval_node(&self, expr: &Expr) -> Result<Val, EvalError> {
         self.ctx.check("expression evaluation")?;
         match expr {
             Expr::Number { value, .. } => {
@@ -562,7 +577,6 @@ impl<'a> Evaluator<'a> {
                     vs_.push(p.v);
                 }
             }
-            self.ctx.hold(ts.len(), "matrix selector")?;
             series.push(RawSeries { labels: s.labels, drop_name: false, ts, vs: vs_ });
         }
         Ok(RangeVal { series, range: ms.range, offset: vs.offset, at, span: ms.span, metric_name: vs.name.clone() })

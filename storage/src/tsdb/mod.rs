@@ -625,6 +625,11 @@ fn merge_series(mut parts: Vec<SeriesSamples>) -> Vec<SeriesSamples> {
     for part in parts {
         match out.last_mut() {
             Some(last) if last.labels == part.labels => {
+                // Parts come in block order (the sort is stable): usually they just follow on.
+                if last.samples.last().is_none_or(|l| part.samples.first().is_none_or(|f| l.t < f.t)) {
+                    last.samples.extend(part.samples);
+                    continue;
+                }
                 last.samples.extend(part.samples);
                 last.samples.sort_by_key(|s| s.t);
                 let mut deduped: Vec<Sample> = Vec::with_capacity(last.samples.len());
