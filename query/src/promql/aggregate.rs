@@ -98,7 +98,6 @@ impl Evaluator<'_> {
     ) -> Result<Vec<Series>, EvalError> {
         let steps = self.steps();
         let cells = groups.len() * steps;
-        self.ctx.hold(cells, "aggregation")?;
         let mut count = vec![0u32; cells];
         let out_values: Vec<f64> = match op {
             AggregateOp::Sum => {
@@ -167,7 +166,6 @@ impl Evaluator<'_> {
                 out.push(Series { labels: labels.clone(), drop_name: *drop, points });
             }
         }
-        self.ctx.release(cells);
         Ok(out)
     }
 

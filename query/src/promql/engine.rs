@@ -286,10 +286,6 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    pub(crate) fn release(&self, n: usize) {
-        self.current_samples.set(self.current_samples.get().saturating_sub(n as u64));
-    }
-
     pub(crate) fn scanned(&self, n: usize) {
         let mut stats = self.stats.get();
         stats.samples_scanned += n as u64;
@@ -739,6 +735,119 @@ pub(crate) fn by_step(ev: &Evaluator<'_>, m: &[Series]) -> Vec<Vec<(usize, f64)>
         }
     }
     steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::promql::parse;
+
+    /// A fixed set of series, for evaluating without a tsdb.
+    struct Fixed(Vec<SeriesSamples>);
+
+    impl Queryable for Fixed {
+        fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, StorageError> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|s| matchers.iter().all(|m| m.matches(s.labels.get(&m.name).unwrap_or(""))))
+                .map(|s| SeriesSamples {
+                    labels: s.labels.clone(),
+                    samples: s.samples.iter().copied().filter(|p| p.t >= mint && p.t <= maxt).collect(),
+                })
+                .filter(|s| !s.samples.is_empty())
+                .collect())
+        }
+    }
+
+    fn counter(name: &str, job: &str, step: i64, n: i64) -> SeriesSamples {
+        SeriesSamples {
+            labels: Labels::from_pairs([("__name__", name), ("job", job)]),
+            samples: (0..n).map(|i| Sample { t: i * step, v: i as f64 }).collect(),
+        }
+    }
+
+    fn run(
+        storage: &Fixed,
+        options: &EngineOptions,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult, EvalError> {
+        let expr = parse(query).unwrap();
+        execute(
+            storage,
+            options,
+            &QuerySpec { expr: &expr, text: query, start, end, step, lookback_delta: None },
+            cancel,
+        )
+    }
+
+    #[test]
+    fn line_and_column_of_a_byte_offset() {
+        assert_eq!(line_col("rate(x[5m])", 5), (1, 6));
+        assert_eq!(line_col("sum(\n  rate(x[5m]))", 7), (2, 3));
+        assert_eq!(line_col("é + x", 4), (1, 4), "columns count characters");
+    }
+
+    #[test]
+    fn series_that_become_identical_merge_unless_their_points_collide() {
+        let s = |name: &str, t: i64| Series {
+            labels: Labels::from_pairs([("__name__", name), ("a", "b")]),
+            drop_name: true,
+            points: vec![Sample { t, v: 1.0 }],
+        };
+        let merged = finish_names(vec![s("x", 0), s("y", 10)]).unwrap();
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].labels, Labels::from_pairs([("a", "b")]));
+        assert_eq!(merged[0].points.len(), 2);
+        let err = finish_names(vec![s("x", 0), s("y", 0)]).unwrap_err();
+        assert_eq!(err.to_string(), "vector cannot contain metrics with the same labelset");
+    }
+
+    #[test]
+    fn a_canceled_query_stops_with_canceled() {
+        let storage = Fixed(vec![counter("x_total", "a", 15_000, 100)]);
+        let cancel = CancelToken::default();
+        cancel.cancel();
+        let err =
+            run(&storage, &EngineOptions::default(), "rate(x_total[5m])", 0, 1_000_000, 15_000, &cancel).unwrap_err();
+        assert!(matches!(err, EvalError::Canceled(_)), "{err}");
+    }
+
+    #[test]
+    fn too_many_samples_is_an_execution_limit() {
+        let storage = Fixed(vec![counter("x_total", "a", 15_000, 100), counter("x_total", "b", 15_000, 100)]);
+        let options = EngineOptions { max_samples: 100, ..EngineOptions::default() };
+        let ok = run(&storage, &options, "sum(x_total)", 0, 600_000, 15_000, &CancelToken::default()).unwrap();
+        assert!(ok.stats.peak_samples <= 100, "{:?}", ok.stats);
+        let err = run(&storage, &options, "x_total", 0, 1_485_000, 15_000, &CancelToken::default()).unwrap_err();
+        assert!(matches!(err, EvalError::TooManySamples(_)), "{err}");
+    }
+
+    #[test]
+    fn range_queries_read_each_series_once_and_count_scanned_samples() {
+        let storage = Fixed(vec![counter("x_total", "a", 15_000, 241)]);
+        let r = run(
+            &storage,
+            &EngineOptions::default(),
+            "rate(x_total[1m])",
+            60_000,
+            3_600_000,
+            60_000,
+            &CancelToken::default(),
+        )
+        .unwrap();
+        let QueryValue::Matrix(m) = &r.value else { panic!("{:?}", r.value) };
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].points.len(), 60);
+        assert!(m[0].points.iter().all(|p| (p.v - 1.0 / 15.0).abs() < 1e-12), "{:?}", m[0].points);
+        // Each 1m window (left-open) holds 4 samples of a 15 s series.
+        assert_eq!(r.stats.samples_scanned, 60 * 4);
+        assert_eq!(r.stats.samples_loaded, 240, "samples in (0, 3600s] read once");
+    }
 }
 
 // Pharos — query/src/promql/engine.rs
