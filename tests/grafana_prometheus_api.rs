@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use harness::remote_write;
-use harness::{Pharos, free_port, require_program};
+use harness::{Pharos, free_port, require_program, urlencode};
 use pharos_proto::remote_write::v1::WriteRequest;
 use serde_json::Value;
 
@@ -127,15 +127,6 @@ async fn post_form(client: &reqwest::Client, url: &str, form: &str) -> (u16, Val
     (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}")))
 }
 
-/// Percent-encode a query parameter value.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// A comparable form of a query answer: results keyed by their label set, values parsed.
 fn normalise(v: &Value) -> Value {
@@ -185,42 +176,42 @@ async fn grafana_requests_get_the_answers_prometheus_gives() {
         // Editor start-up and the metric browser.
         format!("/api/v1/label/__name__/values?start={s}&end={e}&limit=40000"),
         format!("/api/v1/labels?start={s}&end={e}&limit=40000"),
-        format!("/api/v1/labels?start={s}&end={e}&match[]={}", enc("node_cpu_seconds_total")),
-        format!("/api/v1/label/instance/values?start={s}&end={e}&match[]={}&limit=40000", enc("up{job=\"node\"}")),
+        format!("/api/v1/labels?start={s}&end={e}&match[]={}", urlencode("node_cpu_seconds_total")),
+        format!("/api/v1/label/instance/values?start={s}&end={e}&match[]={}&limit=40000", urlencode("up{job=\"node\"}")),
         format!(
             "/api/v1/label/mode/values?start={s}&end={e}&match[]={}",
-            enc("{__name__=\"node_cpu_seconds_total\",cpu=\"1\"}")
+            urlencode("{__name__=\"node_cpu_seconds_total\",cpu=\"1\"}")
         ),
-        format!("/api/v1/series?start={s}&end={e}&limit=40000&match[]={}", enc("{__name__!=\"\"}")),
-        format!("/api/v1/series?start={s}&end={e}&match[]={}", enc("node_cpu_seconds_total{mode=~\"us.*\"}")),
+        format!("/api/v1/series?start={s}&end={e}&limit=40000&match[]={}", urlencode("{__name__!=\"\"}")),
+        format!("/api/v1/series?start={s}&end={e}&match[]={}", urlencode("node_cpu_seconds_total{mode=~\"us.*\"}")),
         "/api/v1/metadata".to_string(),
         // Variables: query_result() and dashboards' instant queries.
-        format!("/api/v1/query?query={}&time={eval}", enc("up")),
+        format!("/api/v1/query?query={}&time={eval}", urlencode("up")),
         format!(
             "/api/v1/query?query={}&time={eval}",
-            enc("sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))")
+            urlencode("sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))")
         ),
-        format!("/api/v1/query?query={}&time={eval}", enc("topk(2, node_memory_MemAvailable_bytes)")),
+        format!("/api/v1/query?query={}&time={eval}", urlencode("topk(2, node_memory_MemAvailable_bytes)")),
         // Dashboard range queries.
         format!(
             "/api/v1/query_range?query={}&start={start}&end={eval}&step=60",
-            enc("rate(node_cpu_seconds_total[5m])")
+            urlencode("rate(node_cpu_seconds_total[5m])")
         ),
         format!(
             "/api/v1/query_range?query={}&start={start}&end={eval}&step=30",
-            enc("histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))")
+            urlencode("histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))")
         ),
         format!(
             "/api/v1/query_range?query={}&start={start}&end={eval}&step=60",
-            enc("100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[5m])))")
+            urlencode("100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[5m])))")
         ),
         format!(
             "/api/v1/query_range?query={}&start={start}&end={eval}&step=120",
-            enc("max_over_time(rate(node_cpu_seconds_total{mode=\"user\"}[2m])[10m:1m])")
+            urlencode("max_over_time(rate(node_cpu_seconds_total{mode=\"user\"}[2m])[10m:1m])")
         ),
         format!(
             "/api/v1/query_range?query={}&start={start}&end={eval}&step=60",
-            enc("node_memory_MemAvailable_bytes / on(instance) group_left() up")
+            urlencode("node_memory_MemAvailable_bytes / on(instance) group_left() up")
         ),
     ];
     for path in &gets {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use harness::{Pharos, free_port, require_program};
+use harness::{Pharos, free_port, require_program, urlencode};
 use serde_json::Value;
 
 /// Kills the child when the test ends, however it ends.
@@ -105,14 +105,6 @@ async fn pharos_samples(pharos: &Pharos, start: i64, end: i64) -> Samples {
     out
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// The first differences between two sample sets, for the failure message.
 fn differences(prom: &Samples, pharos: &Samples) -> Vec<String> {

@@ -173,6 +173,16 @@ pub fn repo_file(path: &str) -> PathBuf {
 }
 
 /// A required external program from the set-up script, or a panic that says how to get it.
+/// Percent-encode a query parameter value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub fn require_program(name: &str) -> PathBuf {
     std::env::var_os("PATH")
         .into_iter()
@@ -189,7 +199,8 @@ pub mod remote_write {
 
     /// A series from `name` and label pairs (sorted here) with samples `(t, v)`.
     pub fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
-        let mut pairs: Vec<Label> = labels.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect();
+        let mut pairs: Vec<Label> =
+            labels.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect();
         pairs.push(Label { name: "__name__".into(), value: name.into() });
         pairs.sort_by(|a, b| a.name.cmp(&b.name));
         TimeSeries {

@@ -485,74 +485,45 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval_vector_selector(&self, vs: &ast::VectorSelector) -> Result<Vec<Series>, EvalError> {
+        self.select_at_steps(vs, false)
+    }
+
+    /// For `timestamp(selector)`: the selected samples' own timestamps (seconds) per step.
+    pub(crate) fn eval_selector_timestamps(&self, vs: &ast::VectorSelector) -> Result<Vec<Series>, EvalError> {
+        self.select_at_steps(vs, true)
+    }
+
+    /// An instant selector at every step: the newest sample in the left-open lookback window
+    /// `(r - lookback, r]`, `r` = (`@` time or the step) − offset; a staleness marker there means
+    /// no sample. The point carries the sample's value, or its timestamp in seconds.
+    fn select_at_steps(&self, vs: &ast::VectorSelector, timestamps: bool) -> Result<Vec<Series>, EvalError> {
         let at = self.resolve_at(vs.at);
         let (first_ref, last_ref) = self.ref_times(vs.offset, at);
         let lookback = self.ctx.lookback;
         let selected = self.select(&vs.matchers, first_ref - lookback + 1, last_ref)?;
-        let steps = self.steps();
         let mut out = Vec::with_capacity(selected.len());
         for s in selected {
             self.ctx.check("vector selector")?;
             let samples = &s.samples;
             let mut points = Vec::new();
             let mut cursor = 0usize;
-            for i in 0..steps {
+            for i in 0..self.steps() {
                 let t = self.step_time(i);
-                let r = match at {
-                    Some(a) => a - vs.offset,
-                    None => t - vs.offset,
-                };
+                let r = at.unwrap_or(t) - vs.offset;
                 // Newest sample at or before r.
                 while cursor < samples.len() && samples[cursor].t <= r {
                     cursor += 1;
                 }
-                if cursor == 0 {
-                    continue;
-                }
-                let sample = samples[cursor - 1];
+                let Some(sample) = cursor.checked_sub(1).map(|c| samples[c]) else { continue };
                 if sample.t <= r - lookback || is_stale_nan(sample.v) {
                     continue;
                 }
-                points.push(Sample { t, v: sample.v });
+                points.push(Sample { t, v: if timestamps { sample.t as f64 / 1000.0 } else { sample.v } });
             }
             self.ctx.scanned(points.len());
             if !points.is_empty() {
                 self.ctx.hold(points.len(), "vector selector")?;
-                out.push(Series { labels: s.labels, drop_name: false, points });
-            }
-        }
-        Ok(out)
-    }
-
-    /// For `timestamp(selector)`: the selected samples' own timestamps (seconds) per step.
-    pub(crate) fn eval_selector_timestamps(&self, vs: &ast::VectorSelector) -> Result<Vec<Series>, EvalError> {
-        let at = self.resolve_at(vs.at);
-        let (first_ref, last_ref) = self.ref_times(vs.offset, at);
-        let lookback = self.ctx.lookback;
-        let selected = self.select(&vs.matchers, first_ref - lookback + 1, last_ref)?;
-        let mut out = Vec::with_capacity(selected.len());
-        for s in selected {
-            let samples = &s.samples;
-            let mut points = Vec::new();
-            let mut cursor = 0usize;
-            for i in 0..self.steps() {
-                let t = self.step_time(i);
-                let r = at.unwrap_or(t) - vs.offset;
-                while cursor < samples.len() && samples[cursor].t <= r {
-                    cursor += 1;
-                }
-                if cursor == 0 {
-                    continue;
-                }
-                let sample = samples[cursor - 1];
-                if sample.t <= r - lookback || is_stale_nan(sample.v) {
-                    continue;
-                }
-                points.push(Sample { t, v: sample.t as f64 / 1000.0 });
-            }
-            if !points.is_empty() {
-                self.ctx.hold(points.len(), "vector selector")?;
-                out.push(Series { labels: s.labels, drop_name: true, points });
+                out.push(Series { labels: s.labels, drop_name: timestamps, points });
             }
         }
         Ok(out)

@@ -14,6 +14,7 @@ use std::fmt::{self, Write as _};
 
 use super::ast::*;
 use super::lexer::go_quote;
+use super::number::format_go_float;
 
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -34,17 +35,6 @@ pub fn prometheus_string(expr: &Expr) -> String {
 /// 100 characters.
 pub fn pretty(expr: &Expr) -> String {
     pretty_at(expr, 0)
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-pub fn format_number(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_string()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".to_string() } else { "-Inf".to_string() }
-    } else {
-        format!("{v}")
-    }
 }
 
 /// Prometheus' `model.Duration.String()` of a non-negative number of milliseconds
@@ -254,7 +244,7 @@ fn subquery_suffix(out: &mut String, s: &Subquery) {
 
 fn write_expr(out: &mut String, e: &Expr, sorted: bool) {
     match e {
-        Expr::Number { value, .. } => out.push_str(&format_number(*value)),
+        Expr::Number { value, .. } => out.push_str(&format_go_float(*value)),
         Expr::String { value, .. } => out.push_str(&go_quote(value)),
         Expr::Paren { expr, .. } => {
             out.push('(');
@@ -434,10 +424,10 @@ mod tests {
         assert_eq!(format_duration(90 * 86_400_000), "90d");
         assert_eq!(format_duration(14 * 86_400_000), "2w");
         assert_eq!(format_duration(1), "1ms");
-        assert_eq!(format_number(1e21), "1000000000000000000000");
-        assert_eq!(format_number(1e-7), "0.0000001");
-        assert_eq!(format_number(-0.5), "-0.5");
-        assert_eq!(format_number(f64::INFINITY), "+Inf");
+        assert_eq!(format_go_float(1e21), "1000000000000000000000");
+        assert_eq!(format_go_float(1e-7), "0.0000001");
+        assert_eq!(format_go_float(-0.5), "-0.5");
+        assert_eq!(format_go_float(f64::INFINITY), "+Inf");
     }
 
     #[test]

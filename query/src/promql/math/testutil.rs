@@ -80,19 +80,7 @@ pub const S: i64 = 1_000;
 
 /// Prometheus test equality (`util/almost.Equal` with epsilon 1e-6).
 pub fn almost_equal(a: f64, b: f64) -> bool {
-    if a.is_nan() && b.is_nan() {
-        return true;
-    }
-    if a == b {
-        return true;
-    }
-    let min_normal = f64::MIN_POSITIVE;
-    let abs_sum = a.abs() + b.abs();
-    let diff = (a - b).abs();
-    if a == 0.0 || b == 0.0 || abs_sum < min_normal {
-        return diff < 1e-6 * min_normal;
-    }
-    diff / abs_sum.min(f64::MAX) < 1e-6
+    crate::promql::math::histogram::almost_equal(a, b, 1e-6)
 }
 
 #[track_caller]
