@@ -230,11 +230,24 @@ impl Evaluator<'_> {
             return Ok(Val::Matrix(self.absent_over_time(c, &range)?));
         }
         let keep_name = range_keeps_name(name);
-        let mut out = Vec::with_capacity(range.series.len());
+        let func = RangeFn::resolve(name)?;
+        let counter = matches!(func, RangeFn::Rate | RangeFn::Increase);
+        let mut out = Vec::new();
         let mut scanned = 0usize;
-        for s in &range.series {
-            self.ctx.check("range function")?;
-            let windows = self.windows(&range, &s.ts);
+        let mut resets: Vec<u32> = Vec::new();
+        self.for_each_range_series(&range, |labels, drop_name, all_ts, all_vs| {
+            if counter {
+                // resets[i]: counter resets among the first i + 1 samples, so a window without
+                // any skips the scan for them.
+                resets.clear();
+                let mut n = 0u32;
+                resets.push(0);
+                for w in all_vs.windows(2) {
+                    n += u32::from(w[1] < w[0]);
+                    resets.push(n);
+                }
+            }
+            let windows = self.windows(&range, all_ts);
             let mut points = Vec::new();
             for (i, &(lo, hi)) in windows.iter().enumerate() {
                 if lo >= hi {
@@ -243,38 +256,23 @@ impl Evaluator<'_> {
                 scanned += hi - lo;
                 let t = self.step_time(i);
                 let r = range.at.unwrap_or(t) - range.offset;
-                let (ts, vs) = (&s.ts[lo..hi], &s.vs[lo..hi]);
-                let v = match name {
-                    "rate" => range::rate(ts, vs, r - range.range, r),
-                    "increase" => range::increase(ts, vs, r - range.range, r),
-                    "delta" => range::delta(ts, vs, r - range.range, r),
-                    "irate" => range::irate(ts, vs),
-                    "idelta" => range::idelta(ts, vs),
-                    "deriv" => range::deriv(ts, vs),
-                    "predict_linear" => range::predict_linear(ts, vs, t, params[0][i]),
-                    "changes" => range::changes(vs),
-                    "resets" => range::resets(vs),
-                    "avg_over_time" => range::avg_over_time(vs),
-                    "sum_over_time" => range::sum_over_time(vs),
-                    "min_over_time" => range::min_over_time(vs),
-                    "max_over_time" => range::max_over_time(vs),
-                    "count_over_time" => range::count_over_time(vs),
-                    "stddev_over_time" => range::stddev_over_time(vs),
-                    "stdvar_over_time" => range::stdvar_over_time(vs),
-                    "last_over_time" => range::last_over_time(vs),
-                    "first_over_time" => range::first_over_time(vs),
-                    "present_over_time" => range::present_over_time(vs),
-                    "quantile_over_time" => range::quantile_over_time(params[0][i], vs),
-                    "mad_over_time" => range::mad_over_time(vs),
-                    "ts_of_min_over_time" => range::ts_of_min_over_time(ts, vs),
-                    "ts_of_max_over_time" => range::ts_of_max_over_time(ts, vs),
-                    "ts_of_last_over_time" => range::ts_of_last_over_time(ts),
-                    "ts_of_first_over_time" => range::ts_of_first_over_time(ts),
-                    "double_exponential_smoothing" => {
-                        range::double_exponential_smoothing(vs, params[0][i], params[1][i])
-                            .map_err(|e| EvalError::Execution(e.to_string()))?
+                let (ts, vs) = (&all_ts[lo..hi], &all_vs[lo..hi]);
+                let v = match func {
+                    RangeFn::Rate | RangeFn::Increase => {
+                        let may_reset = resets[hi - 1] != resets[lo];
+                        let is_rate = matches!(func, RangeFn::Rate);
+                        range::extrapolated_rate_with(ts, vs, r - range.range, r, true, is_rate, may_reset)
                     }
-                    _ => return exec_err(format!("function {name:?} is not supported")),
+                    RangeFn::Delta => range::delta(ts, vs, r - range.range, r),
+                    RangeFn::Irate => range::irate(ts, vs),
+                    RangeFn::Idelta => range::idelta(ts, vs),
+                    RangeFn::Deriv => range::deriv(ts, vs),
+                    RangeFn::PredictLinear => range::predict_linear(ts, vs, t, params[0][i]),
+                    RangeFn::Values(f) => f(vs),
+                    RangeFn::Times(f) => f(ts, vs),
+                    RangeFn::Quantile => range::quantile_over_time(params[0][i], vs),
+                    RangeFn::Smoothing => range::double_exponential_smoothing(vs, params[0][i], params[1][i])
+                        .map_err(|e| EvalError::Execution(e.to_string()))?,
                 };
                 if let Some(v) = v {
                     points.push(Sample { t, v });
@@ -282,22 +280,24 @@ impl Evaluator<'_> {
             }
             if !points.is_empty() {
                 self.ctx.hold(points.len(), "range function")?;
-                out.push(Series { labels: s.labels.clone(), drop_name: s.drop_name || !keep_name, points });
+                out.push(Series { labels: labels.clone(), drop_name: drop_name || !keep_name, points });
             }
-        }
+            Ok(())
+        })?;
         self.ctx.scanned(scanned);
         Ok(Val::Matrix(out))
     }
 
     fn absent_over_time(&self, c: &Call, range: &RangeVal) -> Result<Vec<Series>, EvalError> {
         let mut present = vec![false; self.steps()];
-        for s in &range.series {
-            for (i, &(lo, hi)) in self.windows(range, &s.ts).iter().enumerate() {
+        self.for_each_range_series(range, |_, _, ts, _| {
+            for (i, &(lo, hi)) in self.windows(range, ts).iter().enumerate() {
                 if lo < hi {
                     present[i] = true;
                 }
             }
-        }
+            Ok(())
+        })?;
         let points: Vec<Sample> =
             (0..self.steps()).filter(|&i| !present[i]).map(|i| Sample { t: self.step_time(i), v: 1.0 }).collect();
         if points.is_empty() {
@@ -468,6 +468,58 @@ impl Evaluator<'_> {
         }
         out.retain(|s| !s.points.is_empty());
         Ok(out)
+    }
+}
+
+/// A range-vector function, resolved once per call rather than per window.
+#[derive(Clone, Copy)]
+enum RangeFn {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    Deriv,
+    PredictLinear,
+    Quantile,
+    Smoothing,
+    /// A function of the window's values.
+    Values(fn(&[f64]) -> Option<f64>),
+    /// A function of the window's timestamps and values.
+    Times(fn(&[i64], &[f64]) -> Option<f64>),
+}
+
+impl RangeFn {
+    fn resolve(name: &str) -> Result<RangeFn, EvalError> {
+        Ok(match name {
+            "rate" => RangeFn::Rate,
+            "increase" => RangeFn::Increase,
+            "delta" => RangeFn::Delta,
+            "irate" => RangeFn::Irate,
+            "idelta" => RangeFn::Idelta,
+            "deriv" => RangeFn::Deriv,
+            "predict_linear" => RangeFn::PredictLinear,
+            "quantile_over_time" => RangeFn::Quantile,
+            "double_exponential_smoothing" => RangeFn::Smoothing,
+            "changes" => RangeFn::Values(range::changes),
+            "resets" => RangeFn::Values(range::resets),
+            "avg_over_time" => RangeFn::Values(range::avg_over_time),
+            "sum_over_time" => RangeFn::Values(range::sum_over_time),
+            "min_over_time" => RangeFn::Values(range::min_over_time),
+            "max_over_time" => RangeFn::Values(range::max_over_time),
+            "count_over_time" => RangeFn::Values(range::count_over_time),
+            "stddev_over_time" => RangeFn::Values(range::stddev_over_time),
+            "stdvar_over_time" => RangeFn::Values(range::stdvar_over_time),
+            "last_over_time" => RangeFn::Values(range::last_over_time),
+            "first_over_time" => RangeFn::Values(range::first_over_time),
+            "present_over_time" => RangeFn::Values(range::present_over_time),
+            "mad_over_time" => RangeFn::Values(range::mad_over_time),
+            "ts_of_min_over_time" => RangeFn::Times(range::ts_of_min_over_time),
+            "ts_of_max_over_time" => RangeFn::Times(range::ts_of_max_over_time),
+            "ts_of_last_over_time" => RangeFn::Times(|ts, _| range::ts_of_last_over_time(ts)),
+            "ts_of_first_over_time" => RangeFn::Times(|ts, _| range::ts_of_first_over_time(ts)),
+            _ => return exec_err(format!("function {name:?} is not supported")),
+        })
     }
 }
 

@@ -15,20 +15,33 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use pharos_storage::StorageError;
-use pharos_storage::tsdb::{Label, Labels, METRIC_NAME, Matcher, Sample, SeriesSamples, Tsdb, is_stale_nan};
+use pharos_storage::tsdb::{Label, Labels, METRIC_NAME, Matcher, Sample, Tsdb, is_stale_nan};
 
 use super::ast::{self, At, Expr, Span, UnaryOp, ValueType};
 use super::value::{MatrixSeries, QueryResult, QueryStats, QueryValue, VectorSample};
 
 /// Where the evaluator reads series from.
 pub trait Queryable: Send + Sync {
-    /// Series matching all matchers with their samples in `[mint, maxt]`, sorted by labels.
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, StorageError>;
+    /// Every series matching all matchers, in label order, with its samples in `[mint, maxt]`;
+    /// `visit` returns `false` to stop.
+    fn select_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        visit: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
+    ) -> Result<(), StorageError>;
 }
 
 impl Queryable for Tsdb {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, StorageError> {
-        Tsdb::select(self, matchers, mint, maxt)
+    fn select_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        visit: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
+    ) -> Result<(), StorageError> {
+        Tsdb::select_each(self, matchers, mint, maxt, visit)
     }
 }
 
@@ -317,9 +330,9 @@ pub(crate) struct Series {
     pub(crate) points: Vec<Sample>,
 }
 
-/// A range-vector valued node: raw samples per series and how steps map to windows.
+/// A range-vector valued node: where its raw samples come from and how steps map to windows.
 pub(crate) struct RangeVal {
-    pub(crate) series: Vec<RawSeries>,
+    pub(crate) source: RangeSource,
     /// Window length in ms; a step at `t` covers `(r - range, r]` with `r = (at or t) - offset`.
     pub(crate) range: i64,
     pub(crate) offset: i64,
@@ -327,6 +340,13 @@ pub(crate) struct RangeVal {
     pub(crate) span: Span,
     /// The selector's metric name, for annotations.
     pub(crate) metric_name: Option<String>,
+}
+
+/// The series of a range vector: read from storage one at a time (a matrix selector), or
+/// computed (a subquery).
+pub(crate) enum RangeSource {
+    Selector { matchers: Vec<Matcher>, mint: i64, maxt: i64 },
+    Series(Vec<RawSeries>),
 }
 
 pub(crate) struct RawSeries {
@@ -475,13 +495,62 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn select(&self, matchers: &[ast::LabelMatcher], mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, EvalError> {
-        let matchers = to_storage_matchers(matchers)?;
-        let series = self.ctx.storage.select(&matchers, mint, maxt).map_err(|e| EvalError::Storage(e.to_string()))?;
-        let n: usize = series.iter().map(|s| s.samples.len()).sum();
-        self.ctx.loaded(n);
-        self.ctx.check("query preparation")?;
-        Ok(series)
+    /// Stream the series matching `matchers` through `f`, one at a time; the first error stops
+    /// the walk and is returned.
+    fn select_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        mut f: impl FnMut(&Labels, &[Sample]) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        let mut failed = None;
+        let mut loaded = 0usize;
+        self.ctx
+            .storage
+            .select_each(matchers, mint, maxt, &mut |labels, samples| {
+                loaded += samples.len();
+                match self.ctx.check("series selection").and_then(|()| f(labels, samples)) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                }
+            })
+            .map_err(|e| EvalError::Storage(e.to_string()))?;
+        self.ctx.loaded(loaded);
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Call `f(labels, drop_name, ts, vs)` for every series of a range vector (staleness markers
+    /// left out), reading a selector's series from storage one at a time.
+    pub(crate) fn for_each_range_series(
+        &self,
+        range: &RangeVal,
+        mut f: impl FnMut(&Labels, bool, &[i64], &[f64]) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        match &range.source {
+            RangeSource::Series(list) => {
+                for s in list {
+                    self.ctx.check("range vector")?;
+                    f(&s.labels, s.drop_name, &s.ts, &s.vs)?;
+                }
+                Ok(())
+            }
+            RangeSource::Selector { matchers, mint, maxt } => {
+                let (mut ts, mut vs) = (Vec::new(), Vec::new());
+                self.select_each(matchers, *mint, *maxt, |labels, samples| {
+                    ts.clear();
+                    vs.clear();
+                    for p in samples.iter().filter(|p| !is_stale_nan(p.v)) {
+                        ts.push(p.t);
+                        vs.push(p.v);
+                    }
+                    f(labels, false, &ts, &vs)
+                })
+            }
+        }
     }
 
     fn eval_vector_selector(&self, vs: &ast::VectorSelector) -> Result<Vec<Series>, EvalError> {
@@ -500,11 +569,9 @@ impl<'a> Evaluator<'a> {
         let at = self.resolve_at(vs.at);
         let (first_ref, last_ref) = self.ref_times(vs.offset, at);
         let lookback = self.ctx.lookback;
-        let selected = self.select(&vs.matchers, first_ref - lookback + 1, last_ref)?;
-        let mut out = Vec::with_capacity(selected.len());
-        for s in selected {
-            self.ctx.check("vector selector")?;
-            let samples = &s.samples;
+        let matchers = to_storage_matchers(&vs.matchers)?;
+        let mut out = Vec::new();
+        self.select_each(&matchers, first_ref - lookback + 1, last_ref, |labels, samples| {
             let mut points = Vec::new();
             let mut cursor = 0usize;
             for i in 0..self.steps() {
@@ -523,9 +590,10 @@ impl<'a> Evaluator<'a> {
             self.ctx.scanned(points.len());
             if !points.is_empty() {
                 self.ctx.hold(points.len(), "vector selector")?;
-                out.push(Series { labels: s.labels, drop_name: timestamps, points });
+                out.push(Series { labels: labels.clone(), drop_name: timestamps, points });
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -533,20 +601,9 @@ impl<'a> Evaluator<'a> {
         let vs = &ms.selector;
         let at = self.resolve_at(vs.at);
         let (first_ref, last_ref) = self.ref_times(vs.offset, at);
-        let selected = self.select(&vs.matchers, first_ref - ms.range + 1, last_ref)?;
-        let mut series = Vec::with_capacity(selected.len());
-        for s in selected {
-            let mut ts = Vec::with_capacity(s.samples.len());
-            let mut vs_ = Vec::with_capacity(s.samples.len());
-            for p in &s.samples {
-                if !is_stale_nan(p.v) {
-                    ts.push(p.t);
-                    vs_.push(p.v);
-                }
-            }
-            series.push(RawSeries { labels: s.labels, drop_name: false, ts, vs: vs_ });
-        }
-        Ok(RangeVal { series, range: ms.range, offset: vs.offset, at, span: ms.span, metric_name: vs.name.clone() })
+        let source =
+            RangeSource::Selector { matchers: to_storage_matchers(&vs.matchers)?, mint: first_ref - ms.range + 1, maxt: last_ref };
+        Ok(RangeVal { source, range: ms.range, offset: vs.offset, at, span: ms.span, metric_name: vs.name.clone() })
     }
 
     fn eval_subquery(&self, sq: &ast::Subquery) -> Result<RangeVal, EvalError> {
@@ -570,7 +627,14 @@ impl<'a> Evaluator<'a> {
                 series.push(RawSeries { labels: s.labels, drop_name: s.drop_name, ts, vs });
             }
         }
-        Ok(RangeVal { series, range: sq.range, offset: sq.offset, at, span: sq.span, metric_name: None })
+        Ok(RangeVal {
+            source: RangeSource::Series(series),
+            range: sq.range,
+            offset: sq.offset,
+            at,
+            span: sq.span,
+            metric_name: None,
+        })
     }
 
     /// The window of every step for one series: `(lo, hi)` index ranges into `ts`.
@@ -603,13 +667,13 @@ impl<'a> Evaluator<'a> {
 
     /// A range vector as the result of an instant query: each series' samples in its window.
     fn raw_windows(&self, range: &RangeVal) -> Result<Vec<Series>, EvalError> {
-        let mut out = Vec::with_capacity(range.series.len());
-        for s in &range.series {
-            let windows = self.windows(range, &s.ts);
-            let (lo, hi) = windows.first().copied().unwrap_or((0, 0));
-            let points = (lo..hi).map(|i| Sample { t: s.ts[i], v: s.vs[i] }).collect();
-            out.push(Series { labels: s.labels.clone(), drop_name: s.drop_name, points });
-        }
+        let mut out = Vec::new();
+        self.for_each_range_series(range, |labels, drop_name, ts, vs| {
+            let (lo, hi) = self.windows(range, ts).first().copied().unwrap_or((0, 0));
+            let points = (lo..hi).map(|i| Sample { t: ts[i], v: vs[i] }).collect();
+            out.push(Series { labels: labels.clone(), drop_name, points });
+            Ok(())
+        })?;
         Ok(out)
     }
 }
@@ -712,22 +776,28 @@ pub(crate) fn by_step(ev: &Evaluator<'_>, m: &[Series]) -> Vec<Vec<(usize, f64)>
 mod tests {
     use super::*;
     use crate::promql::parse;
+    use pharos_storage::tsdb::SeriesSamples;
 
     /// A fixed set of series, for evaluating without a tsdb.
     struct Fixed(Vec<SeriesSamples>);
 
     impl Queryable for Fixed {
-        fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesSamples>, StorageError> {
-            Ok(self
-                .0
-                .iter()
-                .filter(|s| matchers.iter().all(|m| m.matches(s.labels.get(&m.name).unwrap_or(""))))
-                .map(|s| SeriesSamples {
-                    labels: s.labels.clone(),
-                    samples: s.samples.iter().copied().filter(|p| p.t >= mint && p.t <= maxt).collect(),
-                })
-                .filter(|s| !s.samples.is_empty())
-                .collect())
+        fn select_each(
+            &self,
+            matchers: &[Matcher],
+            mint: i64,
+            maxt: i64,
+            visit: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
+        ) -> Result<(), StorageError> {
+            for s in &self.0 {
+                if matchers.iter().all(|m| m.matches(s.labels.get(&m.name).unwrap_or(""))) {
+                    let samples: Vec<Sample> = s.samples.iter().copied().filter(|p| p.t >= mint && p.t <= maxt).collect();
+                    if !samples.is_empty() && !visit(&s.labels, &samples) {
+                        break;
+                    }
+                }
+            }
+            Ok(())
         }
     }
 

@@ -596,6 +596,34 @@ struct TimestampColumnEntry {
 /// Timestamp columns decoded during one query, by column number.
 type DecodedColumns = HashMap<usize, Vec<i64>>;
 
+/// Reads series of one block in ascending order, keeping the current decompressed page and the
+/// timestamp columns decoded so far (a streaming select reads series one at a time).
+pub(crate) struct BlockReader<'b> {
+    block: &'b Block,
+    page_cache: Option<(usize, Vec<u8>)>,
+    columns: DecodedColumns,
+}
+
+impl BlockReader<'_> {
+    /// Append the samples of series `index` within `[mint, maxt]` to `out`.
+    pub(crate) fn read(&mut self, index: u32, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> Result<(), StorageError> {
+        let block = self.block;
+        let index = index as usize;
+        let Some(entry) = block.series.get(index) else { return Ok(()) };
+        if self.page_cache.as_ref().is_none_or(|(page, _)| *page != entry.page) {
+            self.page_cache = Some((entry.page, block.read_page(entry.page)?));
+        }
+        let raw_page = self.page_cache.as_ref().map_or(&[][..], |(_, raw)| raw.as_slice());
+        let samples = block.decode_series(index, entry, raw_page, &mut self.columns)?;
+        let start = samples.partition_point(|s| s.t < mint);
+        let end = samples.partition_point(|s| s.t <= maxt);
+        if start < end {
+            out.extend_from_slice(&samples[start..end]);
+        }
+        Ok(())
+    }
+}
+
 /// Every distinct label string, sorted, so an id is a rank and lookups are binary searches.
 #[derive(Debug, Default)]
 struct SymbolTable {
@@ -778,6 +806,26 @@ impl Block {
     /// Every series with all its samples, in label order (for compaction).
     pub fn all_series(&self) -> Result<Vec<SeriesSamples>, StorageError> {
         self.read_series(self.index.all_series(), i64::MIN, i64::MAX)
+    }
+
+    /// Series matching all `matchers` whose time span overlaps `[mint, maxt]`, with their labels,
+    /// in label order; their samples are read with a [`BlockReader`].
+    pub(crate) fn select_entries(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, u32)> {
+        if mint > maxt || self.meta.maxt < mint || self.meta.mint > maxt {
+            return Vec::new();
+        }
+        postings::select(&self.index, matchers)
+            .into_iter()
+            .filter_map(|index| {
+                let entry = self.series.get(index as usize)?;
+                (entry.min_t <= maxt && entry.max_t >= mint).then(|| (self.labels_of(entry), index))
+            })
+            .collect()
+    }
+
+    /// A reader for series of this block taken in ascending order.
+    pub(crate) fn reader(&self) -> BlockReader<'_> {
+        BlockReader { block: self, page_cache: None, columns: DecodedColumns::new() }
     }
 
     /// Decode the series `indexes` (ascending) restricted to `[mint, maxt]`. Records are laid out

@@ -358,6 +358,68 @@ impl Tsdb {
         Ok(merge_series(parts))
     }
 
+    /// Like [`Tsdb::select`], one series at a time: `visit` gets each matching series (blocks and
+    /// head merged) with its samples in `[mint, maxt]`, in label order, from one reused buffer; it
+    /// returns `false` to stop early. Nothing larger than one series is held.
+    pub fn select_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        mut visit: impl FnMut(&Labels, &[Sample]) -> bool,
+    ) -> Result<(), StorageError> {
+        enum Source {
+            Block(usize, u32),
+            Head(Arc<head::MemSeries>),
+        }
+        let blocks = self.blocks_overlapping(mint, maxt);
+        let mut sources: Vec<(Labels, Source)> = Vec::new();
+        for (b, block) in blocks.iter().enumerate() {
+            sources.extend(block.select_entries(matchers, mint, maxt).into_iter().map(|(l, i)| (l, Source::Block(b, i))));
+        }
+        sources.extend(self.head.select(matchers).into_iter().map(|(l, s)| (l, Source::Head(s))));
+        // Stable: the parts of one series stay in block order, the head last.
+        sources.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut readers: Vec<block::BlockReader<'_>> = blocks.iter().map(|b| b.reader()).collect();
+        let head_mint = mint.max(self.head.min_valid_t());
+        let mut buf: Vec<Sample> = Vec::new();
+        let mut i = 0;
+        while i < sources.len() {
+            let labels = &sources[i].0;
+            let mut j = i;
+            buf.clear();
+            let mut in_order = true;
+            while j < sources.len() && sources[j].0 == *labels {
+                let last = buf.last().map(|s| s.t);
+                let start = buf.len();
+                match &sources[j].1 {
+                    Source::Block(b, index) => readers[*b].read(*index, mint, maxt, &mut buf)?,
+                    Source::Head(series) => self.head.samples(series, head_mint, maxt, &mut buf),
+                }
+                if let (Some(last), Some(first)) = (last, buf.get(start)) {
+                    in_order &= first.t > last;
+                }
+                j += 1;
+            }
+            if !in_order {
+                // Overlapping parts: by time, a timestamp seen twice kept once (the later wins).
+                let mut parts = std::mem::take(&mut buf);
+                parts.sort_by_key(|s| s.t);
+                for s in parts {
+                    match buf.last_mut() {
+                        Some(prev) if prev.t == s.t => *prev = s,
+                        _ => buf.push(s),
+                    }
+                }
+            }
+            if !buf.is_empty() && !visit(labels, &buf) {
+                break;
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
     /// Label sets of the series matching all `matchers` that have data in `[mint, maxt]`, sorted.
     pub fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
         let head_mint = mint.max(self.head.min_valid_t());
@@ -805,6 +867,23 @@ mod tests {
         for series in &got {
             assert_eq!(series.samples.iter().map(|s| (s.t, s.v)).collect::<Vec<_>>(), expected, "{}", series.labels);
         }
+        // The streaming select sees the same series and samples, across blocks and head.
+        for (mint, maxt) in [(i64::MIN, i64::MAX), (hours(3) + 1, hours(9) - 1)] {
+            let mut streamed = Vec::new();
+            tsdb.select_each(&[Matcher::equal("__name__", "m")], mint, maxt, |labels, samples| {
+                streamed.push(SeriesSamples { labels: labels.clone(), samples: samples.to_vec() });
+                true
+            })
+            .unwrap();
+            assert_eq!(streamed, tsdb.select(&[Matcher::equal("__name__", "m")], mint, maxt).unwrap());
+        }
+        let mut visited = 0;
+        tsdb.select_each(&[Matcher::equal("__name__", "m")], 0, hours(12), |_, _| {
+            visited += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(visited, 1, "returning false stops the walk");
         let wal_files = std::fs::read_dir(tmp.path().join("wal")).unwrap().count();
         assert!(wal_files <= 3, "old segments were replaced by a checkpoint ({wal_files} files)");
     }

@@ -60,13 +60,27 @@ pub fn extrapolated_rate(
     is_counter: bool,
     is_rate: bool,
 ) -> Option<f64> {
+    extrapolated_rate_with(ts, vs, range_start, range_end, is_counter, is_rate, is_counter)
+}
+
+/// [`extrapolated_rate`] for a caller that knows whether the window holds a counter reset
+/// (`may_reset == false` skips the scan for them; the result is the same).
+pub fn extrapolated_rate_with(
+    ts: &[i64],
+    vs: &[f64],
+    range_start: i64,
+    range_end: i64,
+    is_counter: bool,
+    is_rate: bool,
+    may_reset: bool,
+) -> Option<f64> {
     let n = len2(ts, vs);
     if n < 2 {
         return None;
     }
     let (first_t, last_t) = (ts[0], ts[n - 1]);
     let mut result = vs[n - 1] - vs[0];
-    if is_counter {
+    if is_counter && may_reset {
         for i in 1..n {
             if vs[i] < vs[i - 1] {
                 result += vs[i - 1];
@@ -98,17 +112,6 @@ pub fn extrapolated_rate(
         factor /= duration_seconds(range_end.wrapping_sub(range_start));
     }
     Some(result * factor)
-}
-
-/// `rate(v[range])`: per-second counter increase, see [`extrapolated_rate`].
-pub fn rate(ts: &[i64], vs: &[f64], range_start: i64, range_end: i64) -> Option<f64> {
-    extrapolated_rate(ts, vs, range_start, range_end, true, true)
-}
-
-/// `increase(v[range])`: counter increase over the window, see
-/// [`extrapolated_rate`].
-pub fn increase(ts: &[i64], vs: &[f64], range_start: i64, range_end: i64) -> Option<f64> {
-    extrapolated_rate(ts, vs, range_start, range_end, true, false)
 }
 
 /// `delta(v[range])`: gauge difference over the window (no counter-reset
@@ -472,6 +475,14 @@ pub fn double_exponential_smoothing(vs: &[f64], sf: f64, tf: f64) -> Result<Opti
 mod tests {
     use super::*;
     use crate::promql::math::testutil::{M, S, assert_close, assert_some_close, window};
+
+    fn rate(ts: &[i64], vs: &[f64], range_start: i64, range_end: i64) -> Option<f64> {
+        extrapolated_rate(ts, vs, range_start, range_end, true, true)
+    }
+
+    fn increase(ts: &[i64], vs: &[f64], range_start: i64, range_end: i64) -> Option<f64> {
+        extrapolated_rate(ts, vs, range_start, range_end, true, false)
+    }
 
     // Runs an extrapolated-rate style function at `at` over `[range]`.
     fn xr(f: fn(&[i64], &[f64], i64, i64) -> Option<f64>, desc: &str, step: i64, at: i64, range: i64) -> Option<f64> {
