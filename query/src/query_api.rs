@@ -16,7 +16,7 @@ use pharos_storage::tsdb::Labels;
 use crate::QueryState;
 use crate::params::{Params, parse_time};
 use crate::prometheus_api::success;
-use crate::promql::{self, CancelToken, EvalError, QueryResult, QuerySpec, QueryValue, format_api_float};
+use crate::promql::{self, CancelToken, EvalError, QueryResult, QuerySpec, QueryValue, write_api_float};
 
 pub(crate) fn router() -> Router<QueryState> {
     Router::new()
@@ -308,11 +308,18 @@ fn encode(result: &QueryResult, limit: Option<usize>, stats: Option<Duration>) -
     response
 }
 
+/// Unix seconds with up to three decimals, trailing zeros dropped (`1435781451.781`, `4`).
 fn write_time(out: &mut String, t: i64) {
-    if t % 1000 == 0 {
-        let _ = write!(out, "{}", t / 1000);
-    } else {
+    let (seconds, millis) = (t.div_euclid(1000), t.rem_euclid(1000));
+    if millis == 0 {
+        let _ = write!(out, "{seconds}");
+    } else if seconds < 0 {
         let _ = write!(out, "{}", t as f64 / 1000.0);
+    } else {
+        let _ = write!(out, "{seconds}.{millis:03}");
+        while out.ends_with('0') {
+            out.pop();
+        }
     }
 }
 
@@ -320,7 +327,7 @@ fn write_point(out: &mut String, t: i64, v: f64) {
     out.push('[');
     write_time(out, t);
     out.push_str(",\"");
-    out.push_str(&format_api_float(v));
+    write_api_float(out, v);
     out.push_str("\"]");
 }
 
@@ -399,6 +406,15 @@ mod tests {
 
     async fn get(state: &QueryState, uri: &str) -> (StatusCode, serde_json::Value) {
         request(state, Request::get(uri).body(Body::empty()).unwrap()).await
+    }
+
+    #[test]
+    fn times_print_as_prometheus_prints_them() {
+        for (t, want) in [(4000, "4"), (1_435_781_451_781, "1435781451.781"), (1500, "1.5"), (10, "0.01"), (-1500, "-1.5")] {
+            let mut out = String::new();
+            super::write_time(&mut out, t);
+            assert_eq!(out, want);
+        }
     }
 
     #[tokio::test]
