@@ -1,6 +1,6 @@
 //! Binary operators: scalar/scalar, vector/scalar and vector/vector with label matching.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use pharos_storage::tsdb::{Label, Labels, METRIC_NAME};
@@ -149,7 +149,10 @@ impl Evaluator<'_> {
         let mut out = SeriesCollector::new();
         let mut pair_cache: HashMap<(usize, usize), usize> = HashMap::new();
         let mut one_by_sig: HashMap<u64, (usize, f64)> = HashMap::new();
-        let mut matched: HashMap<u64, Vec<usize>> = HashMap::new();
+        // One-to-one: the signatures matched at this step; many-to-one: the (signature, output
+        // series) pairs produced at this step.
+        let mut matched: HashSet<u64> = HashSet::new();
+        let mut produced: HashSet<(u64, usize)> = HashSet::new();
         // Prometheus' VectorBinop: arithmetic removes the name at once (resultMetric), a `bool`
         // comparison flags it for removal, a filtering comparison keeps the left side's name.
         let drop = b.return_bool;
@@ -158,6 +161,7 @@ impl Evaluator<'_> {
             let t = self.step_time(step);
             one_by_sig.clear();
             matched.clear();
+            produced.clear();
             for &(j, v) in &one_steps[step] {
                 if let Some(&(prev, _)) = one_by_sig.get(&one_sigs[j]) {
                     let side = if swapped { "left" } else { "right" };
@@ -190,17 +194,15 @@ impl Evaluator<'_> {
                         idx
                     }
                 };
-                let seen = matched.entry(sig).or_default();
                 if matching.card == Cardinality::OneToOne {
-                    if !seen.is_empty() {
+                    if !matched.insert(sig) {
                         return exec_err(
                             "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
                         );
                     }
-                } else if seen.contains(&idx) {
+                } else if !produced.insert((sig, idx)) {
                     return exec_err("multiple matches for labels: grouping labels must ensure unique matches");
                 }
-                seen.push(idx);
                 // Matches are checked before a comparison filters, as Prometheus does.
                 if !keep && !b.return_bool {
                     continue;
@@ -216,7 +218,7 @@ impl Evaluator<'_> {
         let rsigs: Vec<u64> = rhs.iter().map(|s| signature(&s.labels, matching)).collect();
         let steps = self.steps();
         // Per step, which signatures each side has.
-        let mut rhs_at: Vec<std::collections::HashSet<u64>> = vec![Default::default(); steps];
+        let mut rhs_at: Vec<HashSet<u64>> = vec![Default::default(); steps];
         for (j, s) in rhs.iter().enumerate() {
             for p in &s.points {
                 rhs_at[self.step_index(p.t)].insert(rsigs[j]);
@@ -233,7 +235,7 @@ impl Evaluator<'_> {
                 out
             }
             SetOp::Or => {
-                let mut lhs_at: Vec<std::collections::HashSet<u64>> = vec![Default::default(); steps];
+                let mut lhs_at: Vec<HashSet<u64>> = vec![Default::default(); steps];
                 for (i, s) in lhs.iter().enumerate() {
                     for p in &s.points {
                         lhs_at[self.step_index(p.t)].insert(lsigs[i]);

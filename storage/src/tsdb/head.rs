@@ -391,7 +391,9 @@ impl HeadIndex {
     }
 
     fn labels_of(&self, series: &MemSeries) -> Labels {
-        Labels::from_pairs(series.pairs.iter().map(|&(n, v)| (self.symbols.get(n), self.symbols.get(v))))
+        Labels::from_sorted_unchecked(
+            series.pairs.iter().map(|&(n, v)| Label::new(self.symbols.get(n), self.symbols.get(v))).collect(),
+        )
     }
 
 }

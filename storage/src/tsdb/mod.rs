@@ -378,8 +378,11 @@ impl Tsdb {
             sources.extend(block.select_entries(matchers, mint, maxt).into_iter().map(|(l, i)| (l, Source::Block(b, i))));
         }
         sources.extend(self.head.select(matchers).into_iter().map(|(l, s)| (l, Source::Head(s))));
-        // Stable: the parts of one series stay in block order, the head last.
-        sources.sort_by(|a, b| a.0.cmp(&b.0));
+        // Stable: the parts of one series stay in block order, the head last. (Each source
+        // alone is already in label order.)
+        if !blocks.is_empty() {
+            sources.sort_by(|a, b| a.0.cmp(&b.0));
+        }
         let mut readers: Vec<block::BlockReader<'_>> = blocks.iter().map(|b| b.reader()).collect();
         let head_mint = mint.max(self.head.min_valid_t());
         let mut buf: Vec<Sample> = Vec::new();

@@ -118,6 +118,13 @@ impl Labels {
         Labels(labels)
     }
 
+    /// Build from pairs already sorted by name with unique names and non-empty values (label
+    /// sets read back from an index): no sorting, no checks beyond a debug assertion.
+    pub fn from_sorted_unchecked(pairs: Vec<Label>) -> Labels {
+        debug_assert!(pairs.windows(2).all(|w| w[0].name < w[1].name), "labels not sorted: {pairs:?}");
+        Labels(pairs)
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.binary_search_by(|l| l.name.as_str().cmp(name)).ok().map(|i| self.0[i].value.as_str())
     }
