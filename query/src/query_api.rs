@@ -16,7 +16,7 @@ use pharos_storage::tsdb::Labels;
 use crate::QueryState;
 use crate::params::{Params, parse_time};
 use crate::prometheus_api::success;
-use crate::promql::{self, CancelToken, EvalError, QueryResult, QuerySpec, QueryValue, write_api_float};
+use crate::promql::{self, CancelToken, EvalError, QueryResult, QuerySpec, QueryValue, push_u64, write_api_float};
 
 pub(crate) fn router() -> Router<QueryState> {
     Router::new()
@@ -223,7 +223,12 @@ pub(crate) fn eval_error(e: EvalError) -> ApiError {
 
 /// The success envelope written directly (large matrices are not built as JSON trees).
 fn encode(result: &QueryResult, limit: Option<usize>, stats: Option<Duration>) -> Response {
-    let mut out = String::with_capacity(256);
+    let points: usize = match &result.value {
+        QueryValue::Matrix(series) => series.iter().map(|s| s.points.len()).sum(),
+        QueryValue::Vector(samples) => samples.len(),
+        _ => 1,
+    };
+    let mut out = String::with_capacity(256 + points * 32);
     out.push_str("{\"status\":\"success\",\"data\":{\"resultType\":\"");
     out.push_str(result.value.result_type());
     out.push_str("\",\"result\":");
@@ -311,14 +316,17 @@ fn encode(result: &QueryResult, limit: Option<usize>, stats: Option<Duration>) -
 /// Unix seconds with up to three decimals, trailing zeros dropped (`1435781451.781`, `4`).
 fn write_time(out: &mut String, t: i64) {
     let (seconds, millis) = (t.div_euclid(1000), t.rem_euclid(1000));
-    if millis == 0 {
-        let _ = write!(out, "{seconds}");
-    } else if seconds < 0 {
+    if seconds < 0 {
         let _ = write!(out, "{}", t as f64 / 1000.0);
-    } else {
-        let _ = write!(out, "{seconds}.{millis:03}");
-        while out.ends_with('0') {
-            out.pop();
+        return;
+    }
+    push_u64(out, seconds as u64);
+    if millis != 0 {
+        out.push('.');
+        let digits = [millis / 100, millis / 10 % 10, millis % 10];
+        let used = if digits[2] != 0 { 3 } else if digits[1] != 0 { 2 } else { 1 };
+        for d in &digits[..used] {
+            out.push((b'0' + *d as u8) as char);
         }
     }
 }
@@ -410,7 +418,15 @@ mod tests {
 
     #[test]
     fn times_print_as_prometheus_prints_them() {
-        for (t, want) in [(4000, "4"), (1_435_781_451_781, "1435781451.781"), (1500, "1.5"), (10, "0.01"), (-1500, "-1.5")] {
+        for (t, want) in [
+            (4000, "4"),
+            (1_435_781_451_781, "1435781451.781"),
+            (1500, "1.5"),
+            (10, "0.01"),
+            (1_050, "1.05"),
+            (0, "0"),
+            (-1500, "-1.5"),
+        ] {
             let mut out = String::new();
             super::write_time(&mut out, t);
             assert_eq!(out, want);

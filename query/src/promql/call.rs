@@ -235,7 +235,10 @@ impl Evaluator<'_> {
         let mut out = Vec::new();
         let mut scanned = 0usize;
         let mut resets: Vec<u32> = Vec::new();
+        let mut windows: Vec<(usize, usize)> = Vec::new();
+        let mut extremum = range::SlidingExtremum::new(matches!(func, RangeFn::Extremum(true)));
         self.for_each_range_series(&range, |labels, drop_name, all_ts, all_vs| {
+            extremum.reset();
             if counter {
                 // resets[i]: counter resets among the first i + 1 samples, so a window without
                 // any skips the scan for them.
@@ -247,7 +250,7 @@ impl Evaluator<'_> {
                     resets.push(n);
                 }
             }
-            let windows = self.windows(&range, all_ts);
+            self.windows_into(&range, all_ts, &mut windows);
             let mut points = Vec::new();
             for (i, &(lo, hi)) in windows.iter().enumerate() {
                 if lo >= hi {
@@ -268,6 +271,7 @@ impl Evaluator<'_> {
                     RangeFn::Idelta => range::idelta(ts, vs),
                     RangeFn::Deriv => range::deriv(ts, vs),
                     RangeFn::PredictLinear => range::predict_linear(ts, vs, t, params[0][i]),
+                    RangeFn::Extremum(_) => extremum.window(all_vs, lo, hi),
                     RangeFn::Values(f) => f(vs),
                     RangeFn::Times(f) => f(ts, vs),
                     RangeFn::Quantile => range::quantile_over_time(params[0][i], vs),
@@ -483,6 +487,8 @@ enum RangeFn {
     PredictLinear,
     Quantile,
     Smoothing,
+    /// `max_over_time` (true) or `min_over_time` (false), slid over the windows.
+    Extremum(bool),
     /// A function of the window's values.
     Values(fn(&[f64]) -> Option<f64>),
     /// A function of the window's timestamps and values.
@@ -505,8 +511,8 @@ impl RangeFn {
             "resets" => RangeFn::Values(range::resets),
             "avg_over_time" => RangeFn::Values(range::avg_over_time),
             "sum_over_time" => RangeFn::Values(range::sum_over_time),
-            "min_over_time" => RangeFn::Values(range::min_over_time),
-            "max_over_time" => RangeFn::Values(range::max_over_time),
+            "min_over_time" => RangeFn::Extremum(false),
+            "max_over_time" => RangeFn::Extremum(true),
             "count_over_time" => RangeFn::Values(range::count_over_time),
             "stddev_over_time" => RangeFn::Values(range::stddev_over_time),
             "stdvar_over_time" => RangeFn::Values(range::stdvar_over_time),

@@ -638,9 +638,17 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The window of every step for one series: `(lo, hi)` index ranges into `ts`.
-    pub(crate) fn windows<'s>(&self, range: &RangeVal, ts: &'s [i64]) -> Vec<(usize, usize)> {
+    pub(crate) fn windows(&self, range: &RangeVal, ts: &[i64]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        self.windows_into(range, ts, &mut out);
+        out
+    }
+
+    /// [`Evaluator::windows`] into a reused buffer.
+    pub(crate) fn windows_into(&self, range: &RangeVal, ts: &[i64], out: &mut Vec<(usize, usize)>) {
         let steps = self.steps();
-        let mut out = Vec::with_capacity(steps);
+        out.clear();
+        out.reserve(steps);
         let (mut lo, mut hi) = (0usize, 0usize);
         for i in 0..steps {
             let t = self.step_time(i);
@@ -662,7 +670,6 @@ impl<'a> Evaluator<'a> {
             }
             out.push((lo, hi));
         }
-        out
     }
 
     /// A range vector as the result of an instant query: each series' samples in its window.

@@ -22,6 +22,21 @@ pub fn write_api_float(out: &mut String, v: f64) {
     write_go_float(out, v, a != 0.0 && !(1e-6..1e21).contains(&a));
 }
 
+/// Append the decimal digits of `n` (without `fmt` machinery).
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
 /// Go's shortest formatting of `v` in `'f'` or `'e'` form. The digits are ryu's: the shortest
 /// that round-trip, ties to even — what Go's `strconv` prints (Rust's `{}` rounds such ties
 /// differently, e.g. 82946228525205.125 → `…205.13` where Go prints `…205.12`).
@@ -42,11 +57,16 @@ fn write_go_float(out: &mut String, v: f64, exponent: bool) {
         return;
     }
     if !exponent && v.fract() == 0.0 && v.abs() < 1e15 {
-        let _ = std::fmt::Write::write_fmt(out, format_args!("{}", v.abs() as u64));
+        push_u64(out, v.abs() as u64);
         return;
     }
     let mut buffer = ryu::Buffer::new();
     let text = buffer.format_finite(v.abs());
+    if !exponent && !text.as_bytes().contains(&b'e') {
+        // ryu's plain form is Go's 'f' form, but for a trailing ".0".
+        out.push_str(text.strip_suffix(".0").unwrap_or(text));
+        return;
+    }
     // ryu prints `d.ddd`, `ddd.0` or `d.ddde±x`: collect the significant digits and the
     // position of the decimal point relative to them.
     let (mantissa, exp) = match text.split_once('e') {

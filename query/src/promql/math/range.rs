@@ -295,6 +295,7 @@ fn compare_over_time(ts: &[i64], vs: &[f64], pick: impl Fn(f64, f64) -> bool) ->
 
 /// `min_over_time`: minimum; NaN values are ignored unless all are NaN
 /// (a NaN current minimum is replaced by the next value). Empty → `None`.
+#[cfg(test)]
 pub fn min_over_time(vs: &[f64]) -> Option<f64> {
     let (&first, _) = vs.split_first()?;
     let mut m = first;
@@ -306,7 +307,65 @@ pub fn min_over_time(vs: &[f64]) -> Option<f64> {
     Some(m)
 }
 
+/// `max_over_time` / `min_over_time` over successive windows of one series whose bounds
+/// only move forward, as a range query's steps do: a monotonic queue makes each window O(1)
+/// amortised instead of O(window). Each answer equals the plain function's on that window (the
+/// first extremal value; NaN only when every value is NaN).
+#[derive(Debug, Default)]
+pub struct SlidingExtremum {
+    max: bool,
+    queue: std::collections::VecDeque<usize>,
+    end: usize,
+}
+
+impl SlidingExtremum {
+    pub fn new(max: bool) -> Self {
+        SlidingExtremum { max, queue: Default::default(), end: 0 }
+    }
+
+    /// Start over for another series.
+    pub fn reset(&mut self) {
+        self.queue.clear();
+        self.end = 0;
+    }
+
+    /// The extremum of `vs[lo..hi]`; `lo` and `hi` must not decrease between calls until
+    /// [`SlidingExtremum::reset`].
+    pub fn window(&mut self, vs: &[f64], lo: usize, hi: usize) -> Option<f64> {
+        while self.end < hi.min(vs.len()) {
+            let v = vs[self.end];
+            while let Some(&back) = self.queue.back() {
+                if self.evicts(v, vs[back]) {
+                    self.queue.pop_back();
+                } else {
+                    break;
+                }
+            }
+            self.queue.push_back(self.end);
+            self.end += 1;
+        }
+        while self.queue.front().is_some_and(|&i| i < lo) {
+            self.queue.pop_front();
+        }
+        if lo >= hi {
+            return None;
+        }
+        self.queue.front().map(|&i| vs[i])
+    }
+
+    /// Whether a later `new` makes an earlier `old` never the answer again.
+    fn evicts(&self, new: f64, old: f64) -> bool {
+        match (new.is_nan(), old.is_nan()) {
+            (_, true) => !new.is_nan(),
+            (true, false) => false,
+            _ if self.max => new > old,
+            _ => new < old,
+        }
+    }
+}
+
 /// `max_over_time`: maximum, NaN handling as [`min_over_time`].
+#[cfg(test)]
 pub fn max_over_time(vs: &[f64]) -> Option<f64> {
     let (&first, _) = vs.split_first()?;
     let mut m = first;
@@ -842,6 +901,33 @@ mod tests {
         let _ = rate(&ts[..1], &vs, 0, 0);
         let _ = linear_regression(&[], &[], 0);
     }
-}
 
-// Pharos — query/src/promql/math/range.rs
+    #[test]
+    fn sliding_extremum_equals_the_plain_functions() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut vs = Vec::new();
+        for _ in 0..2000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            vs.push(match state % 11 {
+                0 => f64::NAN,
+                1 => -0.0,
+                2 => 0.0,
+                _ => (state % 7) as f64 - 3.0,
+            });
+        }
+        for max in [true, false] {
+            let plain = if max { max_over_time } else { min_over_time };
+            let mut sliding = SlidingExtremum::new(max);
+            let (mut lo, mut hi) = (0usize, 0usize);
+            for step in 0..3000u64 {
+                hi = (hi + (step * 7 % 5) as usize).min(vs.len());
+                lo = (lo + (step * 3 % 4) as usize).min(hi);
+                let got = sliding.window(&vs, lo, hi);
+                let want = plain(&vs[lo..hi]);
+                assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "window {lo}..{hi}");
+            }
+        }
+    }
+}
