@@ -327,7 +327,9 @@ impl Evaluator<'_> {
             let value = s.labels.get(&src).unwrap_or("");
             if let Some(caps) = re.captures(value) {
                 let mut res = String::new();
-                caps.expand(&go_template(&replacement), &mut res);
+                // Go's template syntax ($1, ${1}, $name; `$1x` names group "1x") is the regex
+                // crate's.
+                caps.expand(&replacement, &mut res);
                 s.labels = set_label(&s.labels, &dst, &res);
                 if dst == METRIC_NAME {
                     s.drop_name = false;
@@ -602,15 +604,56 @@ fn set_label(labels: &Labels, name: &str, value: &str) -> Labels {
     labels_from_sorted(pairs)
 }
 
-/// Go's regexp template syntax (`$1`, `${1}`, `$name`) → the regex crate's (`${1}`), so `$1x`
-/// means group `1x` in both (Go treats the longest name).
-fn go_template(t: &str) -> String {
-    t.to_string()
+/// Natural order of label values for `sort_by_label`: runs of digits compare by their number
+/// (`a2` before `a10`), everything else byte-wise.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let (si, sj) = (i, j);
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let (na, nb) = (trim_zeros(&a[si..i]), trim_zeros(&b[sj..j]));
+            let order = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+            if order != Ordering::Equal {
+                return order;
+            }
+        } else {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (a.len() - i).cmp(&(b.len() - j))
 }
 
-/// Compare label values with numbers in them naturally (sort_by_label).
-fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    a.cmp(b)
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let zeros = digits.iter().take_while(|&&d| d == b'0').count();
+    &digits[zeros.min(digits.len().saturating_sub(1))..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_cmp;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn natural_order_compares_numbers_by_value() {
+        assert_eq!(natural_cmp("a2", "a10"), Less);
+        assert_eq!(natural_cmp("a10", "a2"), Greater);
+        assert_eq!(natural_cmp("node-9", "node-09"), Equal);
+        assert_eq!(natural_cmp("b", "a100"), Greater);
+        assert_eq!(natural_cmp("x", "x1"), Less);
+        assert_eq!(natural_cmp("", ""), Equal);
+    }
 }
 
 // Pharos — query/src/promql/call.rs

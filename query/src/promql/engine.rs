@@ -18,6 +18,7 @@ use pharos_storage::StorageError;
 use pharos_storage::tsdb::{Label, Labels, METRIC_NAME, Matcher, Sample, Tsdb, is_stale_nan};
 
 use super::ast::{self, At, Expr, Span, UnaryOp, ValueType};
+use super::parser::line_col;
 use super::value::{MatrixSeries, QueryResult, QueryStats, QueryValue, VectorSample};
 
 /// Where the evaluator reads series from.
@@ -310,15 +311,6 @@ impl Ctx<'_> {
         stats.samples_loaded += n as u64;
         self.stats.set(stats);
     }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..text.floor_char_boundary(offset)];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
-    (line, col)
 }
 
 /// A series of an instant-vector (or scalar) valued node: at most one point per step.
@@ -831,13 +823,6 @@ mod tests {
             &QuerySpec { expr: &expr, text: query, start, end, step, lookback_delta: None },
             cancel,
         )
-    }
-
-    #[test]
-    fn line_and_column_of_a_byte_offset() {
-        assert_eq!(line_col("rate(x[5m])", 5), (1, 6));
-        assert_eq!(line_col("sum(\n  rate(x[5m]))", 7), (2, 3));
-        assert_eq!(line_col("é + x", 4), (1, 4), "columns count characters");
     }
 
     #[test]
