@@ -1,7 +1,7 @@
 //! Aggregation operators: grouping with `by`/`without` and the per-group arithmetic.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use pharos_storage::tsdb::{Label, Labels, METRIC_NAME};
 
@@ -26,7 +26,7 @@ impl Evaluator<'_> {
         let input = self.eval_matrix(&a.expr)?;
         // Group of each input series, computed once.
         let mut groups: Vec<(Labels, bool)> = Vec::new();
-        let mut group_index: HashMap<Labels, usize> = HashMap::new();
+        let mut group_index: FxHashMap<Labels, usize> = FxHashMap::default();
         let mut group_of = Vec::with_capacity(input.len());
         for s in &input {
             let key = self.group_labels(&s.labels, a);
@@ -229,10 +229,10 @@ impl Evaluator<'_> {
         }
         let per_step = by_step(self, input);
         let mut out = SeriesCollector::new();
-        let mut cache: HashMap<(usize, u64), usize> = HashMap::new();
+        let mut cache: FxHashMap<(usize, u64), usize> = FxHashMap::default();
         for (step, samples) in per_step.iter().enumerate() {
             let mut counts: Vec<((usize, u64), f64)> = Vec::new();
-            let mut slot: HashMap<(usize, u64), usize> = HashMap::new();
+            let mut slot: FxHashMap<(usize, u64), usize> = FxHashMap::default();
             for &(i, v) in samples {
                 let key = (group_of[i], v.to_bits());
                 match slot.get(&key) {

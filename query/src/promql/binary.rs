@@ -1,6 +1,6 @@
 //! Binary operators: scalar/scalar, vector/scalar and vector/vector with label matching.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use pharos_storage::tsdb::{Label, Labels, METRIC_NAME};
@@ -147,12 +147,12 @@ impl Evaluator<'_> {
         let many_steps = by_step(self, many);
         let one_steps = by_step(self, one);
         let mut out = SeriesCollector::new();
-        let mut pair_cache: HashMap<(usize, usize), usize> = HashMap::new();
-        let mut one_by_sig: HashMap<u64, (usize, f64)> = HashMap::new();
+        let mut pair_cache: FxHashMap<(usize, usize), usize> = FxHashMap::default();
+        let mut one_by_sig: FxHashMap<u64, (usize, f64)> = FxHashMap::default();
         // One-to-one: the signatures matched at this step; many-to-one: the (signature, output
         // series) pairs produced at this step.
-        let mut matched: HashSet<u64> = HashSet::new();
-        let mut produced: HashSet<(u64, usize)> = HashSet::new();
+        let mut matched: FxHashSet<u64> = FxHashSet::default();
+        let mut produced: FxHashSet<(u64, usize)> = FxHashSet::default();
         // Prometheus' VectorBinop: arithmetic removes the name at once (resultMetric), a `bool`
         // comparison flags it for removal, a filtering comparison keeps the left side's name.
         let drop = b.return_bool;
@@ -218,7 +218,7 @@ impl Evaluator<'_> {
         let rsigs: Vec<u64> = rhs.iter().map(|s| signature(&s.labels, matching)).collect();
         let steps = self.steps();
         // Per step, which signatures each side has.
-        let mut rhs_at: Vec<HashSet<u64>> = vec![Default::default(); steps];
+        let mut rhs_at: Vec<FxHashSet<u64>> = vec![Default::default(); steps];
         for (j, s) in rhs.iter().enumerate() {
             for p in &s.points {
                 rhs_at[self.step_index(p.t)].insert(rsigs[j]);
@@ -235,14 +235,14 @@ impl Evaluator<'_> {
                 out
             }
             SetOp::Or => {
-                let mut lhs_at: Vec<HashSet<u64>> = vec![Default::default(); steps];
+                let mut lhs_at: Vec<FxHashSet<u64>> = vec![Default::default(); steps];
                 for (i, s) in lhs.iter().enumerate() {
                     for p in &s.points {
                         lhs_at[self.step_index(p.t)].insert(lsigs[i]);
                     }
                 }
                 let mut out = lhs;
-                let mut index: HashMap<Labels, usize> = HashMap::new();
+                let mut index: FxHashMap<Labels, usize> = FxHashMap::default();
                 for (i, s) in out.iter().enumerate() {
                     index.insert(s.labels.clone(), i);
                 }

@@ -1,7 +1,7 @@
 //! Function calls: range-vector functions slid over windows, element-wise math, label
 //! functions, classic-bucket `histogram_quantile` and the rest of Prometheus' function list.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use pharos_storage::tsdb::{Label, Labels, METRIC_NAME, Sample};
 
@@ -284,7 +284,7 @@ impl Evaluator<'_> {
             }
             if !points.is_empty() {
                 self.ctx.hold(points.len(), "range function")?;
-                out.push(Series { labels: labels.clone(), drop_name: drop_name || !keep_name, points });
+                out.push(Series { labels, drop_name: drop_name || !keep_name, points });
             }
             Ok(())
         })?;
@@ -420,7 +420,7 @@ impl Evaluator<'_> {
         mut f: impl FnMut(usize, &Labels, &mut Vec<histogram::Bucket>) -> f64,
     ) -> Result<Vec<Series>, EvalError> {
         let mut groups: Vec<Labels> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: FxHashMap<Labels, usize> = FxHashMap::default();
         let mut bucket_of: Vec<Option<(usize, f64)>> = Vec::with_capacity(m.len());
         for s in m {
             let le = s.labels.get("le");

@@ -9,7 +9,7 @@
 //! drop `__name__` only flag the series (`drop_name`), label functions can still read or keep the
 //! name, and the flag is applied when the query finishes.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ pub trait Queryable: Send + Sync {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        visit: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
+        visit: &mut dyn FnMut(Labels, &[Sample]) -> bool,
     ) -> Result<(), StorageError>;
 }
 
@@ -40,7 +40,7 @@ impl Queryable for Tsdb {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        visit: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
+        visit: &mut dyn FnMut(Labels, &[Sample]) -> bool,
     ) -> Result<(), StorageError> {
         Tsdb::select_each(self, matchers, mint, maxt, visit)
     }
@@ -211,7 +211,7 @@ fn finish_names(mut matrix: Vec<Series>) -> Result<Vec<Series>, EvalError> {
 /// interleave; two points at one step are the "same labelset" error.
 pub(crate) fn merge_same_labels(matrix: Vec<Series>) -> Result<Vec<Series>, EvalError> {
     let mut out: Vec<Series> = Vec::with_capacity(matrix.len());
-    let mut index: HashMap<Labels, usize> = HashMap::with_capacity(matrix.len());
+    let mut index: FxHashMap<Labels, usize> = FxHashMap::default();
     for s in matrix {
         match index.get(&s.labels) {
             None => {
@@ -494,7 +494,7 @@ impl<'a> Evaluator<'a> {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        mut f: impl FnMut(&Labels, &[Sample]) -> Result<(), EvalError>,
+        mut f: impl FnMut(Labels, &[Sample]) -> Result<(), EvalError>,
     ) -> Result<(), EvalError> {
         let mut failed = None;
         let mut loaded = 0usize;
@@ -520,13 +520,13 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn for_each_range_series(
         &self,
         range: &RangeVal,
-        mut f: impl FnMut(&Labels, bool, &[i64], &[f64]) -> Result<(), EvalError>,
+        mut f: impl FnMut(Labels, bool, &[i64], &[f64]) -> Result<(), EvalError>,
     ) -> Result<(), EvalError> {
         match &range.source {
             RangeSource::Series(list) => {
                 for s in list {
                     self.ctx.check("range vector")?;
-                    f(&s.labels, s.drop_name, &s.ts, &s.vs)?;
+                    f(s.labels.clone(), s.drop_name, &s.ts, &s.vs)?;
                 }
                 Ok(())
             }
@@ -582,7 +582,7 @@ impl<'a> Evaluator<'a> {
             self.ctx.scanned(points.len());
             if !points.is_empty() {
                 self.ctx.hold(points.len(), "vector selector")?;
-                out.push(Series { labels: labels.clone(), drop_name: timestamps, points });
+                out.push(Series { labels, drop_name: timestamps, points });
             }
             Ok(())
         })?;
@@ -670,7 +670,7 @@ impl<'a> Evaluator<'a> {
         self.for_each_range_series(range, |labels, drop_name, ts, vs| {
             let (lo, hi) = self.windows(range, ts).first().copied().unwrap_or((0, 0));
             let points = (lo..hi).map(|i| Sample { t: ts[i], v: vs[i] }).collect();
-            out.push(Series { labels: labels.clone(), drop_name, points });
+            out.push(Series { labels, drop_name, points });
             Ok(())
         })?;
         Ok(out)
@@ -724,12 +724,12 @@ pub(crate) fn braced_labels(labels: &Labels) -> String {
 /// labels at the same step is Prometheus' "same labelset" error.
 pub(crate) struct SeriesCollector {
     pub(crate) series: Vec<Series>,
-    index: HashMap<Labels, usize>,
+    index: FxHashMap<Labels, usize>,
 }
 
 impl SeriesCollector {
     pub(crate) fn new() -> Self {
-        SeriesCollector { series: Vec::new(), index: HashMap::new() }
+        SeriesCollector { series: Vec::new(), index: FxHashMap::default() }
     }
 
     /// The output series for these labels, created on first use.
@@ -786,12 +786,12 @@ mod tests {
             matchers: &[Matcher],
             mint: i64,
             maxt: i64,
-            visit: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
+            visit: &mut dyn FnMut(Labels, &[Sample]) -> bool,
         ) -> Result<(), StorageError> {
             for s in &self.0 {
                 if matchers.iter().all(|m| m.matches(s.labels.get(&m.name).unwrap_or(""))) {
                     let samples: Vec<Sample> = s.samples.iter().copied().filter(|p| p.t >= mint && p.t <= maxt).collect();
-                    if !samples.is_empty() && !visit(&s.labels, &samples) {
+                    if !samples.is_empty() && !visit(s.labels.clone(), &samples) {
                         break;
                     }
                 }

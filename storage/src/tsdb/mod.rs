@@ -359,14 +359,15 @@ impl Tsdb {
     }
 
     /// Like [`Tsdb::select`], one series at a time: `visit` gets each matching series (blocks and
-    /// head merged) with its samples in `[mint, maxt]`, in label order, from one reused buffer; it
-    /// returns `false` to stop early. Nothing larger than one series is held.
+    /// head merged; its labels by value) with its samples in `[mint, maxt]`, in label order, from
+    /// one reused buffer; it returns `false` to stop early. Nothing larger than one series is
+    /// held.
     pub fn select_each(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        mut visit: impl FnMut(&Labels, &[Sample]) -> bool,
+        mut visit: impl FnMut(Labels, &[Sample]) -> bool,
     ) -> Result<(), StorageError> {
         enum Source {
             Block(usize, u32),
@@ -388,11 +389,12 @@ impl Tsdb {
         let mut buf: Vec<Sample> = Vec::new();
         let mut i = 0;
         while i < sources.len() {
-            let labels = &sources[i].0;
+            // The labels move to `visit`; later parts of the series compare against them.
+            let labels = std::mem::take(&mut sources[i].0);
             let mut j = i;
             buf.clear();
             let mut in_order = true;
-            while j < sources.len() && sources[j].0 == *labels {
+            while j < sources.len() && (j == i || sources[j].0 == labels) {
                 let last = buf.last().map(|s| s.t);
                 let start = buf.len();
                 match &sources[j].1 {
@@ -874,7 +876,7 @@ mod tests {
         for (mint, maxt) in [(i64::MIN, i64::MAX), (hours(3) + 1, hours(9) - 1)] {
             let mut streamed = Vec::new();
             tsdb.select_each(&[Matcher::equal("__name__", "m")], mint, maxt, |labels, samples| {
-                streamed.push(SeriesSamples { labels: labels.clone(), samples: samples.to_vec() });
+                streamed.push(SeriesSamples { labels, samples: samples.to_vec() });
                 true
             })
             .unwrap();
