@@ -41,16 +41,18 @@
 //! to check the data and the queries themselves), `--pharos PATH` (default
 //! `$CARGO_TARGET_DIR/release/pharos`).
 
+mod servers;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pharos_proto::remote_write::v1::{Label, Sample as WireSample, TimeSeries, WriteRequest};
 use prost::Message;
+use servers::{Server, prometheus_blocks, scrape_value, start_pharos, start_prometheus};
 
 const SCRAPE_MS: i64 = 15_000;
 /// Senders meet at a barrier every this many scrapes (10 minutes of data): both servers refuse
@@ -509,122 +511,6 @@ fn erf(x: f64) -> f64 {
 // Servers
 // ---------------------------------------------------------------------------------------------
 
-struct Server {
-    name: &'static str,
-    child: Child,
-    base: String,
-    dir: tempfile::TempDir,
-    command: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_ready(url: &str) {
-    for _ in 0..600 {
-        if plain_http::get(url).is_some_and(|(status, _)| status == 200) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{url} never became ready");
-}
-
-mod plain_http {
-    //! A tiny blocking GET over a plain socket, for readiness and `/metrics`.
-    use std::io::{Read, Write};
-
-    pub fn get(url: &str) -> Option<(u16, String)> {
-        let rest = url.strip_prefix("http://")?;
-        let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}")))?;
-        let mut stream = std::net::TcpStream::connect(host).ok()?;
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").ok()?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).ok()?;
-        let status = text.get(9..12)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-        Some((status, body))
-    }
-}
-
-/// A metric's value from a `/metrics` page (summed over its label sets).
-fn scrape_value(base: &str, name: &str) -> f64 {
-    let (_, body) = plain_http::get(&format!("{base}/metrics")).unwrap_or_default();
-    body.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-fn command_line(command: &Command) -> String {
-    let mut text = command.get_program().to_string_lossy().into_owned();
-    for arg in command.get_args() {
-        text.push(' ');
-        text.push_str(&arg.to_string_lossy());
-    }
-    text
-}
-
-fn start_pharos(bin: &Path) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut command = Command::new(bin);
-    command
-        .args(["serve", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--http-listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--otlp-grpc-listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .arg("--otlp-http-listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .arg("--log-level")
-        .arg("warn");
-    let text = command_line(&command);
-    let child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it with cargo build --release --bin pharos)", bin.display()));
-    let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{base}/-/ready"));
-    Server { name: "pharos", child, base, dir, command: text }
-}
-
-fn start_prometheus() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1h\n").unwrap();
-    let mut command = Command::new("prometheus");
-    command
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver")
-        .arg("--storage.tsdb.retention.time=30d")
-        .arg("--log.level=warn");
-    let text = command_line(&command);
-    let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start prometheus (apt-get install prometheus)");
-    let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{base}/-/ready"));
-    Server { name: "prometheus", child, base, dir, command: text }
-}
-
 /// Remote-write the whole data set to every server; returns samples acknowledged per server.
 fn load(servers: &[&Server], args: &Args, scrapes: usize, end_ms: i64) -> Vec<u64> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -664,33 +550,8 @@ fn load(servers: &[&Server], args: &Args, scrapes: usize, end_ms: i64) -> Vec<u6
                         let sends = urls.iter().enumerate().map(|(s, url)| {
                             let (client, body, acked, failed, name) = (&client, body.clone(), &acked, &failed, names[s]);
                             async move {
-                                for attempt in 0.. {
-                                    let sent = client
-                                        .post(url)
-                                        .header("Content-Encoding", "snappy")
-                                        .header("Content-Type", "application/x-protobuf")
-                                        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-                                        .body(body.clone())
-                                        .send()
-                                        .await;
-                                    match sent {
-                                        Ok(response) if response.status().is_success() => {
-                                            acked[s].fetch_add(count, Ordering::Relaxed);
-                                            return;
-                                        }
-                                        Ok(response) if response.status().is_server_error() && attempt < 20 => {
-                                            tokio::time::sleep(Duration::from_millis(50)).await;
-                                        }
-                                        Ok(response) => {
-                                            let status = response.status();
-                                            let text = response.text().await.unwrap_or_default();
-                                            if failed.fetch_add(1, Ordering::Relaxed) < 5 {
-                                                eprintln!("{name}: request refused: {status} {}", &text[..text.len().min(300)]);
-                                            }
-                                            return;
-                                        }
-                                        Err(e) => panic!("{name}: send failed: {e}"),
-                                    }
+                                if servers::remote_write(client, url, body, name, failed).await {
+                                    acked[s].fetch_add(count, Ordering::Relaxed);
                                 }
                             }
                         });
@@ -728,20 +589,6 @@ async fn futures_join_all<F: std::future::Future<Output = ()> + Send>(futures: i
     }
 }
 
-/// Block directories of Prometheus (those with a meta.json) and their samples.
-fn prometheus_blocks(data_dir: &Path) -> (Vec<String>, u64) {
-    let mut names = Vec::new();
-    let mut samples = 0;
-    for entry in std::fs::read_dir(data_dir).into_iter().flatten().flatten() {
-        let Ok(text) = std::fs::read_to_string(entry.path().join("meta.json")) else { continue };
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        samples += v["stats"]["numSamples"].as_u64().unwrap_or(0);
-        names.push(entry.file_name().to_string_lossy().into_owned());
-    }
-    names.sort();
-    (names, samples)
-}
-
 fn settle_signature(servers: &[&Server]) -> String {
     let mut text = String::new();
     for server in servers {
@@ -754,8 +601,8 @@ fn settle_signature(servers: &[&Server]) -> String {
                 scrape_value(&server.base, "pharos_tsdb_head_series"),
             );
         } else {
-            let (blocks, samples) = prometheus_blocks(&server.dir.path().join("data"));
-            let _ = write!(text, "prometheus: {} blocks, {samples} block samples; ", blocks.len());
+            let blocks = prometheus_blocks(&server.data_dir());
+            let _ = write!(text, "prometheus: {} blocks, {} block samples; ", blocks.names.len(), blocks.samples);
         }
     }
     text
@@ -1026,7 +873,7 @@ fn main() {
     );
 
     let mut pharos = args.pharos_enabled.then(|| start_pharos(&args.pharos));
-    let mut prometheus = args.prometheus_enabled.then(start_prometheus);
+    let mut prometheus = args.prometheus_enabled.then(|| start_prometheus("30d"));
     {
         let servers: Vec<&Server> = pharos.iter().chain(prometheus.iter()).collect();
         eprintln!("loading into {} …", servers.iter().map(|s| s.name).collect::<Vec<_>>().join(" and "));

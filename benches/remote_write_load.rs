@@ -11,8 +11,9 @@
 //! `--senders N` concurrent senders (default 4; each owns whole targets, so every series arrives
 //! in time order), `--pharos PATH` (default `$CARGO_TARGET_DIR/release/pharos`), `--prometheus`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod servers;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ use pharos_proto::remote_write::v1::{Label, Sample as WireSample, TimeSeries, Wr
 use pharos_storage::tsdb::Sample;
 use pharos_storage::tsdb::chunk::synthetic::{Jitter, SCRAPE_INTERVAL_MS, Target};
 use prost::Message;
+use servers::{PrometheusBlocks, Server, dir_size, prometheus_blocks, scrape_value, start_pharos, start_prometheus};
 
 /// Scrapes per request: two scrapes of one target, about 2000 samples (Prometheus sends ≤ 2000).
 const SCRAPES_PER_REQUEST: usize = 2;
@@ -133,108 +135,6 @@ fn status_bytes(pid: u32, field: &str) -> f64 {
         .map_or(0.0, |kb| kb * 1024.0)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_ready(url: &str) {
-    for _ in 0..600 {
-        if plain_http::get_status(url) == Some(200) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{url} never became ready");
-}
-
-mod plain_http {
-    //! Tiny blocking helpers over plain sockets (the async client is used for the load).
-    use std::io::{Read, Write};
-
-    pub fn get_status(url: &str) -> Option<u16> {
-        Some(get(url)?.0)
-    }
-
-    pub fn get(url: &str) -> Option<(u16, String)> {
-        let rest = url.strip_prefix("http://")?;
-        let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}")))?;
-        let mut stream = std::net::TcpStream::connect(host).ok()?;
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").ok()?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).ok()?;
-        let status = text.get(9..12)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-        Some((status, body))
-    }
-}
-
-/// A metric's value from a `/metrics` page.
-fn scrape_value(base: &str, name: &str) -> f64 {
-    let (_, body) = plain_http::get(&format!("{base}/metrics")).unwrap_or_default();
-    body.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    write_url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_pharos(bin: &Path) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let child = Command::new(bin)
-        .args(["serve", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--http-listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--otlp-grpc-listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .arg("--otlp-http-listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .arg("--log-level")
-        .arg("warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it with cargo build --release)", bin.display()));
-    let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{base}/-/ready"));
-    Server { child, write_url: format!("{base}/api/v1/write"), base, dir }
-}
-
-fn start_prometheus() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1h\n").unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver")
-        .arg("--storage.tsdb.retention.time=3650d")
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus (apt-get install prometheus)");
-    let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{base}/-/ready"));
-    Server { child, write_url: format!("{base}/api/v1/write"), base, dir }
-}
-
 /// Send every request of every target; returns (samples acknowledged, wall seconds, server CPU s).
 fn load(server: &Server, data: &Arc<Vec<TargetData>>, senders: usize) -> (u64, f64, f64) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -247,7 +147,8 @@ fn load(server: &Server, data: &Arc<Vec<TargetData>>, senders: usize) -> (u64, f
         let mut tasks = Vec::new();
         let barrier = Arc::new(tokio::sync::Barrier::new(senders));
         for sender in 0..senders {
-            let (client, data, url, acked, failed) = (client.clone(), data.clone(), server.write_url.clone(), acked.clone(), failed.clone());
+            let (client, data, url, acked, failed) = (client.clone(), data.clone(), server.write_url(), acked.clone(), failed.clone());
+            let name = server.name;
             let barrier = barrier.clone();
             tasks.push(tokio::spawn(async move {
                 let mine: Vec<usize> = (0..data.len()).filter(|t| t % senders == sender).collect();
@@ -258,35 +159,8 @@ fn load(server: &Server, data: &Arc<Vec<TargetData>>, senders: usize) -> (u64, f
                     }
                     for &t in &mine {
                         let (body, count) = request(&data[t], r);
-                        let mut attempt = 0;
-                        loop {
-                            let sent = client
-                                .post(&url)
-                                .header("Content-Encoding", "snappy")
-                                .header("Content-Type", "application/x-protobuf")
-                                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-                                .body(body.clone())
-                                .send()
-                                .await;
-                            match sent {
-                                Ok(response) if response.status().is_success() => {
-                                    acked.fetch_add(count, Ordering::Relaxed);
-                                    break;
-                                }
-                                Ok(response) if response.status().is_server_error() && attempt < 20 => {
-                                    attempt += 1;
-                                    tokio::time::sleep(Duration::from_millis(50)).await;
-                                }
-                                Ok(response) => {
-                                    let status = response.status();
-                                    let text = response.text().await.unwrap_or_default();
-                                    if failed.fetch_add(1, Ordering::Relaxed) < 3 {
-                                        eprintln!("request refused: {status} {}", &text[..text.len().min(300)]);
-                                    }
-                                    break;
-                                }
-                                Err(e) => panic!("send failed: {e}"),
-                            }
+                        if servers::remote_write(&client, &url, body, name, &failed).await {
+                            acked.fetch_add(count, Ordering::Relaxed);
                         }
                     }
                 }
@@ -303,31 +177,6 @@ fn load(server: &Server, data: &Arc<Vec<TargetData>>, senders: usize) -> (u64, f
         eprintln!("{failed} requests were refused");
     }
     (acked.load(Ordering::Relaxed), wall, cpu)
-}
-
-/// Bytes and samples of Prometheus' persisted blocks (directories with a meta.json).
-fn prometheus_blocks(data_dir: &Path) -> (u64, u64) {
-    let (mut bytes, mut samples) = (0, 0);
-    for entry in std::fs::read_dir(data_dir).into_iter().flatten().flatten() {
-        let meta = entry.path().join("meta.json");
-        let Ok(text) = std::fs::read_to_string(&meta) else { continue };
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        samples += v["stats"]["numSamples"].as_u64().unwrap_or(0);
-        bytes += dir_size(&entry.path());
-    }
-    (bytes, samples)
-}
-
-fn dir_size(path: &Path) -> u64 {
-    std::fs::read_dir(path)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| {
-            let meta = e.metadata().unwrap();
-            if meta.is_dir() { dir_size(&e.path()) } else { meta.len() }
-        })
-        .sum()
 }
 
 fn main() {
@@ -372,7 +221,7 @@ fn main() {
     );
     let block_bytes = scrape_value(&pharos.base, "pharos_tsdb_block_bytes");
     let block_samples = scrape_value(&pharos.base, "pharos_tsdb_block_samples");
-    let data_dir_bytes = dir_size(&pharos.dir.path().join("data"));
+    let data_dir_bytes = dir_size(&pharos.data_dir());
     println!(
         "pharos: blocks {:.1} MiB for {block_samples} samples = {:.3} bytes/sample; whole data dir incl. WAL and head {:.1} MiB",
         block_bytes / 1048576.0,
@@ -382,7 +231,7 @@ fn main() {
     drop(pharos);
 
     if args.prometheus {
-        let prom = start_prometheus();
+        let prom = start_prometheus("3650d");
         let (acked, wall, cpu) = load(&prom, &data, args.senders);
         println!(
             "prometheus: {acked} samples acknowledged in {wall:.1} s wall = {:.0} samples/s; server CPU {cpu:.1} s = {:.0} samples/s per core",
@@ -393,18 +242,18 @@ fn main() {
         let head_series = scrape_value(&prom.base, "prometheus_tsdb_head_series");
         println!("prometheus: RSS {:.1} MiB for {head_series} head series = {:.0} bytes per active series", rss / 1048576.0, rss / head_series);
         // Prometheus checks for head compaction every minute.
-        let data_dir = prom.dir.path().join("data");
+        let data_dir = prom.data_dir();
         let deadline = Instant::now() + Duration::from_secs(180);
         let mut last = prometheus_blocks(&data_dir);
         while Instant::now() < deadline {
             std::thread::sleep(Duration::from_secs(20));
             let now = prometheus_blocks(&data_dir);
-            if now == last && now.1 > 0 {
+            if now == last && now.samples > 0 {
                 break;
             }
             last = now;
         }
-        let (bytes, samples) = prometheus_blocks(&data_dir);
+        let PrometheusBlocks { bytes, samples, .. } = prometheus_blocks(&data_dir);
         println!(
             "prometheus: blocks {:.1} MiB for {samples} samples = {:.3} bytes/sample",
             bytes as f64 / 1048576.0,
