@@ -1,6 +1,6 @@
 //! Acceptance: the requests Grafana's Prometheus datasource sends (Save & test, the metric browser,
-//! label autocompletion, the exemplar probe, dashboard range queries) get the same answers from
-//! Pharos as from Debian's Prometheus 2.42 holding the same data.
+//! label autocompletion, the exemplar probe, dashboard range queries, format query) get the same
+//! answers from Pharos as from Debian's Prometheus 2.42 holding the same data.
 //!
 //! Both servers receive identical remote-write requests. Queries are evaluated at times between
 //! the samples' 15 s grid, so no sample sits on a window boundary, where Prometheus 2.x (closed
@@ -212,6 +212,14 @@ async fn grafana_requests_get_the_answers_prometheus_gives() {
         format!(
             "/api/v1/query_range?query={}&start={start}&end={eval}&step=60",
             urlencode("node_memory_MemAvailable_bytes / on(instance) group_left() up")
+        ),
+        // The query editor's "format query".
+        format!("/api/v1/format_query?query={}", urlencode("sum(rate(x[5m]))by(job)")),
+        format!(
+            "/api/v1/format_query?query={}",
+            urlencode(
+                "histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket{job=\"api\",handler=\"/x\"}[5m]))) > on(job) group_left(instance) max by (job, instance) (up{job=\"api\"})"
+            )
         ),
     ];
     for path in &gets {

@@ -53,11 +53,6 @@ pub struct CoreSet {
 }
 
 impl CoreSet {
-    /// An empty set (every eval is skipped).
-    pub fn empty() -> Self {
-        Self::default()
-    }
-
     /// Parses core-evals.tsv text: header `file line kind query`, tab-separated.
     pub fn from_tsv(text: &str) -> Result<Self, String> {
         let mut entries = BTreeMap::new();
@@ -117,11 +112,6 @@ impl CoreSet {
     /// Number of core evals.
     pub fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// All entries, ordered by file then line.
