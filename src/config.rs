@@ -139,8 +139,12 @@ pub struct QueryConfig {
     /// Most samples one query may hold in memory; beyond it the query fails (422). Default:
     /// 50000000.
     pub max_samples: u64,
-    /// Longest a query may run; beyond it the query fails (503 `timeout`). Default: `2m`.
+    /// Longest a query may run, waiting for a slot included; beyond it the query fails (503
+    /// `timeout`). Default: `2m`.
     pub timeout: PromDuration,
+    /// Queries evaluated at once (the rest wait). 1 to 6: the server's blocking pool has 8
+    /// threads and ingestion needs some. Default: 4.
+    pub max_concurrency: usize,
 }
 
 impl Default for QueryConfig {
@@ -149,6 +153,7 @@ impl Default for QueryConfig {
             lookback_delta: PromDuration::from_secs(300),
             max_samples: 50_000_000,
             timeout: PromDuration::from_secs(120),
+            max_concurrency: 4,
         }
     }
 }
@@ -160,6 +165,7 @@ impl QueryConfig {
             lookback_delta: self.lookback_delta.0.as_millis() as i64,
             max_samples: self.max_samples,
             timeout: self.timeout.0,
+            max_concurrency: self.max_concurrency,
             ..pharos_query::promql::EngineOptions::default()
         }
     }
@@ -365,6 +371,9 @@ impl Config {
         }
         if self.query.max_samples == 0 {
             return invalid("query.max_samples", "must be greater than 0".into());
+        }
+        if !(1..=6).contains(&self.query.max_concurrency) {
+            return invalid("query.max_concurrency", format!("{} is not between 1 and 6", self.query.max_concurrency));
         }
         let metrics = &self.storage.metrics;
         if metrics.wal_fsync == WalFsync::Interval && metrics.wal_fsync_interval.0.is_zero() {

@@ -92,11 +92,7 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
         ready: Arc::new(AtomicBool::new(false)),
     };
     let ingest = pharos_ingest::IngestState::new(storage.clone(), &registry);
-    let query = pharos_query::QueryState {
-        build_info: build_info.clone(),
-        storage: storage.clone(),
-        engine: Arc::new(config.query.engine_options()),
-    };
+    let query = pharos_query::QueryState::new(build_info.clone(), storage.clone(), config.query.engine_options());
     let alerting = pharos_alerting::AlertingState { build_info: build_info.clone() };
     let main_router = http::main_router(
         shared.clone(),

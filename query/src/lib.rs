@@ -26,6 +26,16 @@ pub struct QueryState {
     pub storage: Arc<Storage>,
     /// PromQL engine settings (lookback, limits, timeout).
     pub engine: Arc<promql::EngineOptions>,
+    /// Admission of PromQL queries (`max_concurrency` at a time; the rest wait, within their
+    /// timeout), so queries never take every blocking thread that ingestion needs.
+    query_slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl QueryState {
+    pub fn new(build_info: Arc<BuildInfo>, storage: Arc<Storage>, engine: promql::EngineOptions) -> QueryState {
+        let query_slots = Arc::new(tokio::sync::Semaphore::new(engine.max_concurrency.max(1)));
+        QueryState { build_info, storage, engine: Arc::new(engine), query_slots }
+    }
 }
 
 /// Every read route, under the prefixes of `pharos_proto::ApiFamily`.

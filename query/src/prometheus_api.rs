@@ -267,14 +267,7 @@ mod tests {
                 }],
             })
             .unwrap();
-        (
-            QueryState {
-                build_info: Arc::new(BuildInfo::for_tests()),
-                storage: Arc::new(storage),
-                engine: Arc::new(crate::promql::EngineOptions::default()),
-            },
-            tmp,
-        )
+        (QueryState::new(Arc::new(BuildInfo::for_tests()), Arc::new(storage), Default::default()), tmp)
     }
 
     async fn get(state: &QueryState, uri: &str) -> (StatusCode, String) {

@@ -189,9 +189,18 @@ async fn execute(state: QueryState, run: Run) -> Result<Response, ApiError> {
     }
     let tsdb = state.storage.tsdb().clone();
     let began = Instant::now();
+    // The timeout covers waiting for a slot, as Prometheus' covers its queue.
+    let permit = match tokio::time::timeout(options.timeout, state.query_slots.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) => return Err(api_error(ErrorCode::Unavailable, "the query engine is shutting down")),
+        Err(_) => return Err(api_error(ErrorCode::Timeout, "query timed out in query queue")),
+    };
+    options.timeout = options.timeout.saturating_sub(began.elapsed());
     let run = Arc::new(run);
     let job = run.clone();
     let result = tokio::task::spawn_blocking(move || {
+        // Held until the evaluation ends, even when the client has gone.
+        let _permit = permit;
         let spec = QuerySpec {
             expr: &job.expr,
             text: &job.text,
@@ -396,12 +405,7 @@ mod tests {
             });
         }
         storage.tsdb().append(&WriteBatch { series, metadata: Vec::new() }).unwrap();
-        let state = QueryState {
-            build_info: Arc::new(BuildInfo::for_tests()),
-            storage: Arc::new(storage),
-            engine: Arc::new(engine),
-        };
-        (state, tmp)
+        (QueryState::new(Arc::new(BuildInfo::for_tests()), Arc::new(storage), engine), tmp)
     }
 
     async fn request(state: &QueryState, req: Request<Body>) -> (StatusCode, serde_json::Value) {
@@ -520,6 +524,25 @@ mod tests {
         assert_eq!(v["errorType"], "timeout");
         let (status, _) = get(&state, "/api/v1/query?query=1&time=1").await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn queries_beyond_max_concurrency_wait_for_a_slot_within_their_timeout() {
+        let (state, _tmp) = state(EngineOptions { max_concurrency: 1, ..EngineOptions::default() });
+        // A query holding the only slot.
+        let held = state.query_slots.clone().acquire_owned().await.unwrap();
+        let (status, v) = get(&state, "/api/v1/query?query=1&time=1&timeout=200ms").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+        assert_eq!(v["errorType"], "timeout");
+        assert_eq!(v["error"], "query timed out in query queue");
+        let waiting = tokio::spawn({
+            let state = state.clone();
+            async move { get(&state, "/api/v1/query?query=1&time=1").await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        drop(held);
+        let (status, v) = waiting.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "the waiting query runs once the slot is free: {v}");
     }
 
     #[tokio::test]

@@ -57,6 +57,8 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Step of subqueries written without one (`[5m:]`). Default 1m.
     pub default_subquery_step: i64,
+    /// Queries evaluated at once; more wait for a slot (within their timeout). Default 4.
+    pub max_concurrency: usize,
 }
 
 impl Default for EngineOptions {
@@ -66,6 +68,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step: 60_000,
+            max_concurrency: 4,
         }
     }
 }
