@@ -258,15 +258,15 @@ impl Evaluator<'_> {
                 }
                 scanned += hi - lo;
                 let t = self.step_time(i);
-                let r = range.at.unwrap_or(t) - range.offset;
+                let r = range.at.unwrap_or(t).saturating_sub(range.offset);
                 let (ts, vs) = (&all_ts[lo..hi], &all_vs[lo..hi]);
                 let v = match func {
                     RangeFn::Rate | RangeFn::Increase => {
                         let may_reset = resets[hi - 1] != resets[lo];
                         let is_rate = matches!(func, RangeFn::Rate);
-                        range::extrapolated_rate_with(ts, vs, r - range.range, r, true, is_rate, may_reset)
+                        range::extrapolated_rate_with(ts, vs, r.saturating_sub(range.range), r, true, is_rate, may_reset)
                     }
-                    RangeFn::Delta => range::delta(ts, vs, r - range.range, r),
+                    RangeFn::Delta => range::delta(ts, vs, r.saturating_sub(range.range), r),
                     RangeFn::Irate => range::irate(ts, vs),
                     RangeFn::Idelta => range::idelta(ts, vs),
                     RangeFn::Deriv => range::deriv(ts, vs),

@@ -126,6 +126,12 @@ pub fn execute(
 ) -> Result<QueryResult, EvalError> {
     let instant = spec.step == 0;
     let interval = if instant { 1 } else { spec.step };
+    if spec.end < spec.start || interval <= 0 {
+        return exec_err("the query range must not end before it starts, and its step must be positive");
+    }
+    if (spec.end as i128 - spec.start as i128) / interval as i128 + 1 > i128::from(options.max_samples) {
+        return Err(EvalError::TooManySamples("query preparation"));
+    }
     let ctx = Ctx {
         storage,
         options,
@@ -485,8 +491,8 @@ impl<'a> Evaluator<'a> {
     /// The reference times of every step for a selector with `offset` and `@`.
     fn ref_times(&self, offset: i64, at: Option<i64>) -> (i64, i64) {
         match at {
-            Some(t) => (t - offset, t - offset),
-            None => (self.start - offset, self.end - offset),
+            Some(t) => (t.saturating_sub(offset), t.saturating_sub(offset)),
+            None => (self.start.saturating_sub(offset), self.end.saturating_sub(offset)),
         }
     }
 
@@ -566,18 +572,18 @@ impl<'a> Evaluator<'a> {
         let lookback = self.ctx.lookback;
         let matchers = to_storage_matchers(&vs.matchers)?;
         let mut out = Vec::new();
-        self.select_each(&matchers, first_ref - lookback + 1, last_ref, |labels, samples| {
+        self.select_each(&matchers, first_ref.saturating_sub(lookback).saturating_add(1), last_ref, |labels, samples| {
             let mut points = Vec::new();
             let mut cursor = 0usize;
             for i in 0..self.steps() {
                 let t = self.step_time(i);
-                let r = at.unwrap_or(t) - vs.offset;
+                let r = at.unwrap_or(t).saturating_sub(vs.offset);
                 // Newest sample at or before r.
                 while cursor < samples.len() && samples[cursor].t <= r {
                     cursor += 1;
                 }
                 let Some(sample) = cursor.checked_sub(1).map(|c| samples[c]) else { continue };
-                if sample.t <= r - lookback || is_stale_nan(sample.v) {
+                if sample.t <= r.saturating_sub(lookback) || is_stale_nan(sample.v) {
                     continue;
                 }
                 points.push(Sample { t, v: if timestamps { sample.t as f64 / 1000.0 } else { sample.v } });
@@ -597,7 +603,7 @@ impl<'a> Evaluator<'a> {
         let at = self.resolve_at(vs.at);
         let (first_ref, last_ref) = self.ref_times(vs.offset, at);
         let source =
-            RangeSource::Selector { matchers: to_storage_matchers(&vs.matchers)?, mint: first_ref - ms.range + 1, maxt: last_ref };
+            RangeSource::Selector { matchers: to_storage_matchers(&vs.matchers)?, mint: first_ref.saturating_sub(ms.range).saturating_add(1), maxt: last_ref };
         Ok(RangeVal { source, range: ms.range, offset: vs.offset, at, span: ms.span, metric_name: vs.name.clone() })
     }
 
@@ -605,15 +611,21 @@ impl<'a> Evaluator<'a> {
         let at = self.resolve_at(sq.at);
         let interval = sq.step.unwrap_or(self.ctx.options.default_subquery_step).max(1);
         let (first_ref, last_ref) = self.ref_times(sq.offset, at);
-        let lower = first_ref - sq.range;
+        let lower = first_ref.saturating_sub(sq.range);
         // The first step-aligned time after the start of the first window.
-        let mut start = interval * (lower / interval);
+        let mut start = interval.saturating_mul(lower / interval);
         if start <= lower {
-            start += interval;
+            start = start.saturating_add(interval);
         }
         let end = last_ref;
         let mut series = Vec::new();
         if start <= end {
+            // Every step of the inner evaluation is a potential sample: refuse before allocating
+            // per-step buffers for a grid larger than the sample limit.
+            let steps = ((end as i128 - start as i128) / interval as i128 + 1) as u128;
+            if steps > u128::from(self.ctx.options.max_samples) {
+                return Err(EvalError::TooManySamples("subquery evaluation"));
+            }
             let inner = Evaluator { ctx: self.ctx, start, end, interval };
             let m = inner.eval_matrix(&sq.expr)?;
             for s in m {
@@ -647,8 +659,8 @@ impl<'a> Evaluator<'a> {
         let (mut lo, mut hi) = (0usize, 0usize);
         for i in 0..steps {
             let t = self.step_time(i);
-            let r = range.at.unwrap_or(t) - range.offset;
-            let mint = r - range.range;
+            let r = range.at.unwrap_or(t).saturating_sub(range.offset);
+            let mint = r.saturating_sub(range.range);
             if range.at.is_some() {
                 lo = ts.partition_point(|&x| x <= mint);
                 hi = ts.partition_point(|&x| x <= r);
@@ -883,6 +895,36 @@ mod tests {
         // Each 1m window (left-open) holds 4 samples of a 15 s series.
         assert_eq!(r.stats.samples_scanned, 60 * 4);
         assert_eq!(r.stats.samples_loaded, 240, "samples in (0, 3600s] read once");
+    }
+
+    #[test]
+    fn hostile_queries_get_errors_or_answers_never_a_panic() {
+        let storage = Fixed(vec![counter("x_total", "a", 15_000, 100)]);
+        let options = EngineOptions::default();
+        for query in [
+            "sum_over_time(vector(1)[200y:1ms])",
+            "x_total @ 9223372036854775",
+            "x_total @ -9223372036854775",
+            "x_total offset 200y",
+            "x_total offset -200y",
+            "rate(x_total[200y])",
+            "rate(x_total[1ms] offset 200y @ 9223372036854775)",
+            "max_over_time(x_total[200y:1y] @ -9223372036854775)",
+            "topk(1e300, x_total)",
+            "topk(-1e300, x_total)",
+            "quantile(NaN, x_total)",
+            "histogram_quantile(0.5, x_total)",
+            "label_replace(x_total, \"a\", \"$99999999999\", \"job\", \"(.*)\")",
+            "count_values(\"job\", x_total)",
+            "x_total / on(job) group_left x_total",
+            "absent(nonexistent{a=\"b\", a=~\"c\"})",
+        ] {
+            let expr = parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+            for (start, end, step) in [(0, 0, 0), (0, 3_600_000, 60_000), (i64::MIN / 4, i64::MIN / 4, 0)] {
+                let spec = QuerySpec { expr: &expr, text: query, start, end, step, lookback_delta: None };
+                let _ = execute(&storage, &options, &spec, &CancelToken::default());
+            }
+        }
     }
 }
 
