@@ -918,6 +918,10 @@ mod tests {
             "count_values(\"job\", x_total)",
             "x_total / on(job) group_left x_total",
             "absent(nonexistent{a=\"b\", a=~\"c\"})",
+            // As deep as the parser allows.
+            &format!("x_total{}", " or x_total".repeat(120)),
+            &format!("{}x_total{}", "abs(".repeat(120), ")".repeat(120)),
+            &format!("{}x_total{}", "sum(".repeat(60), ")".repeat(60)),
         ] {
             let expr = parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
             for (start, end, step) in [(0, 0, 0), (0, 3_600_000, 60_000), (i64::MIN / 4, i64::MIN / 4, 0)] {

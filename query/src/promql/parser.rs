@@ -18,7 +18,8 @@ use super::lexer::{self, Keyword, Token, TokenKind};
 
 /// Parses a PromQL expression.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
-    let mut p = Parser { input, tokens: lexer::lex(input), pos: 0, errors: Vec::new(), last_closing: 0, agg_depth: 0 };
+    let mut p =
+        Parser { input, tokens: lexer::lex(input), pos: 0, errors: Vec::new(), last_closing: 0, agg_depth: 0, nesting: 0 };
     let result = p.parse_top();
     if let Some(first) = p.errors.into_iter().next() {
         return Err(first);
@@ -65,6 +66,9 @@ const PREC_MUL: u8 = 5;
 const PREC_POW: u8 = 6;
 
 /// Largest magnitude in seconds that still fits a Go `time.Duration`.
+/// Deepest expression accepted (Prometheus has no limit, but recursive walks here need one).
+const MAX_NESTING: usize = 128;
+
 const MAX_DURATION_SECONDS: f64 = 9_223_372_036.854_775;
 
 /// The parser state.
@@ -78,6 +82,10 @@ struct Parser<'a> {
     last_closing: usize,
     /// How many aggregation bodies we are inside (their error messages say "in aggregation").
     agg_depth: usize,
+    /// Depth of the expression being built: sub-expressions entered plus binary operations
+    /// chained on the way. Bounded by [`MAX_NESTING`], so neither parsing nor the recursive
+    /// walks of the tree (checks, evaluation, drop) can exhaust a thread's stack.
+    nesting: usize,
 }
 
 /// A duration expression's value, and whether it was a single (signed) literal.
@@ -195,6 +203,28 @@ impl<'a> Parser<'a> {
 
     /// Precedence climbing over binary operators binding at least `min_prec`.
     fn parse_expr(&mut self, min_prec: u8) -> PResult<Expr> {
+        self.nesting += 1;
+        let mut chained = 0;
+        let result = self.parse_expr_chain(min_prec, &mut chained);
+        self.nesting -= 1 + chained;
+        result
+    }
+
+    /// Refuse to go deeper than [`MAX_NESTING`].
+    fn check_nesting(&mut self) -> PResult<()> {
+        if self.nesting > MAX_NESTING {
+            let t = self.peek().clone();
+            self.soft_error(
+                Span::new(t.start, t.end),
+                format!("expression nests more than {MAX_NESTING} levels deep"),
+            );
+            return Err(Abort);
+        }
+        Ok(())
+    }
+
+    fn parse_expr_chain(&mut self, min_prec: u8, chained: &mut usize) -> PResult<Expr> {
+        self.check_nesting()?;
         let mut lhs = self.parse_unary()?;
         loop {
             if let TokenKind::TrimUpper | TokenKind::TrimLower = self.peek_kind() {
@@ -216,6 +246,10 @@ impl<'a> Parser<'a> {
             let rhs = self.parse_expr(if right { prec } else { prec + 1 })?;
             let span = Span { start: lhs.span().start, end: rhs.span().end };
             lhs = Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool, matching: Some(matching), span }));
+            // The left side just got one level deeper.
+            *chained += 1;
+            self.nesting += 1;
+            self.check_nesting()?;
         }
         Ok(lhs)
     }
@@ -660,6 +694,13 @@ impl<'a> Parser<'a> {
     /// A constant duration expression in seconds (numbers are seconds): literals, `+ - * / % ^`,
     /// unary signs, parentheses, `min_of(a, b)`, `max_of(a, b)`.
     fn parse_duration_expr(&mut self, min_prec: u8) -> PResult<DurationValue> {
+        self.nesting += 1;
+        let result = self.check_nesting().and_then(|()| self.parse_duration_chain(min_prec));
+        self.nesting -= 1;
+        result
+    }
+
+    fn parse_duration_chain(&mut self, min_prec: u8) -> PResult<DurationValue> {
         let mut lhs = self.parse_duration_unary()?;
         loop {
             let (prec, right) = match self.peek_kind() {
@@ -2213,6 +2254,25 @@ mod tests {
             "1:6: parse error: anchored modifier is experimental and not enabled"
         );
         assert_eq!(err("foo[5m::1m]"), "1:8: parse error: unexpected repeated colon in duration expression");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        for query in [
+            format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("1{}", "+1".repeat(100_000)),
+            format!("{}1", "-".repeat(100_000)),
+            format!("2{}", "^2".repeat(100_000)),
+            format!("{}x{}", "abs(".repeat(50_000), ")".repeat(50_000)),
+            format!("x[{}1s{}]", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("x{}", " or x".repeat(100_000)),
+        ] {
+            let err = parse(&query).unwrap_err();
+            assert!(err.message.contains("levels deep"), "{}: {err}", &query[..20]);
+        }
+        // Real queries stay far below the limit.
+        assert!(parse(&format!("x{}", " or x".repeat(100))).is_ok());
+        assert!(parse(&format!("{}1{}", "(".repeat(100), ")".repeat(100))).is_ok());
     }
 }
 
