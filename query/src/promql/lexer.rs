@@ -321,6 +321,21 @@ impl<'a> Lexer<'a> {
     }
 
     /// Records an error token at `start` and stops lexing.
+    /// `(` or `)` in any state: tracks the nesting and refuses an unmatched `)`.
+    fn lex_paren(&mut self, start: usize, c: char) -> bool {
+        if c == '(' {
+            self.emit(TokenKind::LeftParen, start);
+            self.paren_depth += 1;
+            return true;
+        }
+        self.paren_depth -= 1;
+        if self.paren_depth < 0 {
+            return self.error(start, "unexpected right parenthesis ')'".into());
+        }
+        self.emit(TokenKind::RightParen, start);
+        true
+    }
+
     fn error(&mut self, start: usize, msg: String) -> bool {
         self.tokens.push(Token { kind: TokenKind::Error(msg), start, end: self.input.len() });
         false
@@ -430,17 +445,7 @@ impl<'a> Lexer<'a> {
                 };
                 self.emit(kind, start);
             }
-            '(' => {
-                self.emit(TokenKind::LeftParen, start);
-                self.paren_depth += 1;
-            }
-            ')' => {
-                self.paren_depth -= 1;
-                if self.paren_depth < 0 {
-                    return self.error(start, "unexpected right parenthesis ')'".into());
-                }
-                self.emit(TokenKind::RightParen, start);
-            }
+            '(' | ')' => return self.lex_paren(start, c),
             '{' => {
                 self.emit(TokenKind::LeftBrace, start);
                 self.mode = Mode::Braces;
@@ -527,17 +532,7 @@ impl<'a> Lexer<'a> {
                 self.got_colon = true;
                 self.emit(TokenKind::Colon, start);
             }
-            '(' => {
-                self.emit(TokenKind::LeftParen, start);
-                self.paren_depth += 1;
-            }
-            ')' => {
-                self.paren_depth -= 1;
-                if self.paren_depth < 0 {
-                    return self.error(start, "unexpected right parenthesis ')'".into());
-                }
-                self.emit(TokenKind::RightParen, start);
-            }
+            '(' | ')' => return self.lex_paren(start, c),
             c if is_space(c) => {}
             '+' => self.emit(TokenKind::Add, start),
             '-' => self.emit(TokenKind::Sub, start),
