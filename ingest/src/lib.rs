@@ -9,6 +9,7 @@
 
 mod error;
 mod otlp;
+mod otlp_json;
 mod otlp_metrics;
 mod remote_write;
 
