@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use pharos_proto::byte_size::ByteSize;
 use pharos_proto::duration::PromDuration;
 use pharos_storage::StorageOptions;
+use pharos_storage::logs::LogStoreOptions;
 use pharos_storage::tsdb::{FsyncPolicy, LabelLimits, TsdbOptions};
 use serde::Deserialize;
 
@@ -22,6 +23,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// The data directory and its stores.
     pub storage: StorageConfig,
+    /// What the receivers accept.
+    pub ingest: IngestConfig,
     /// The PromQL engine.
     pub query: QueryConfig,
     /// Pharos' own logs.
@@ -39,6 +42,9 @@ pub struct ServerConfig {
     pub otlp_grpc_listen: ListenAddr,
     /// OTLP/HTTP listener. Default: `127.0.0.1:4318`.
     pub otlp_http_listen: ListenAddr,
+    /// An optional listener that answers the Elasticsearch API at its root (`/_bulk`, `/`, …), for
+    /// shippers that cannot add the `/elastic` path prefix. Default: none.
+    pub elasticsearch_listen: Option<ListenAddr>,
     /// Largest request body accepted as sent (compressed). Default: `32MiB`.
     pub max_request_body: ByteSize,
     /// Largest request body accepted once decompressed. Default: `128MiB`.
@@ -56,6 +62,7 @@ impl Default for ServerConfig {
             http_listen: ListenAddr::loopback(9090),
             otlp_grpc_listen: ListenAddr::loopback(4317),
             otlp_http_listen: ListenAddr::loopback(4318),
+            elasticsearch_listen: None,
             max_request_body: ByteSize::mib(32),
             max_decoded_body: ByteSize::mib(128),
             request_timeout: PromDuration::from_secs(120),
@@ -72,11 +79,74 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// The metrics store.
     pub metrics: MetricsStorageConfig,
+    /// The log store.
+    pub logs: LogsStorageConfig,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { data_dir: PathBuf::from("./data"), metrics: MetricsStorageConfig::default() }
+        StorageConfig {
+            data_dir: PathBuf::from("./data"),
+            metrics: MetricsStorageConfig::default(),
+            logs: LogsStorageConfig::default(),
+        }
+    }
+}
+
+/// The `storage.logs:` section.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsStorageConfig {
+    /// How often newly written documents are committed and become searchable (Elasticsearch's
+    /// `refresh_interval`). Default: `1s`.
+    pub refresh_interval: PromDuration,
+    /// Whether the log WAL is fsynced before a write is acknowledged. Acknowledged writes survive a
+    /// crash of Pharos either way; this decides whether they survive a power loss. Default: `true`.
+    pub wal_fsync: bool,
+    /// Partitions (one UTC day of event time each) whose newest possible time is older than this
+    /// are deleted; `0s` keeps everything, as Elasticsearch and Loki do by default. Default: `0s`.
+    pub retention_time: PromDuration,
+    /// When the log store takes more than this on disk, its oldest partitions are deleted; `0B`
+    /// means no limit. Default: `0B`.
+    pub retention_size: ByteSize,
+    /// Indexing memory of each open partition writer. Default: `64MiB`.
+    pub writer_memory: ByteSize,
+}
+
+impl Default for LogsStorageConfig {
+    fn default() -> Self {
+        LogsStorageConfig {
+            refresh_interval: PromDuration::from_secs(1),
+            wal_fsync: true,
+            retention_time: PromDuration::from_secs(0),
+            retention_size: ByteSize(0),
+            writer_memory: ByteSize::mib(64),
+        }
+    }
+}
+
+/// The `ingest:` section.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Log receivers (Elasticsearch `_bulk`, JSON lines, Loki push, OTLP logs).
+    pub logs: LogsIngestConfig,
+}
+
+/// The `ingest.logs:` section.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsIngestConfig {
+    /// Largest single log document accepted; a larger one fails its bulk item (the others are
+    /// indexed). Default: `1MiB`.
+    pub max_document_size: ByteSize,
+    /// The index OTLP log records are written to. Default: `otel-logs`.
+    pub otlp_index: String,
+}
+
+impl Default for LogsIngestConfig {
+    fn default() -> Self {
+        LogsIngestConfig { max_document_size: ByteSize::mib(1), otlp_index: "otel-logs".into() }
     }
 }
 
@@ -328,6 +398,22 @@ impl Config {
                 retention_size: Some(metrics.retention_size.0).filter(|s| *s > 0),
                 ..TsdbOptions::default()
             },
+            logs: LogStoreOptions {
+                refresh_interval: self.storage.logs.refresh_interval.0,
+                fsync: self.storage.logs.wal_fsync,
+                retention: self.storage.logs.retention_time.0,
+                max_bytes: self.storage.logs.retention_size.0,
+                writer_memory_bytes: self.storage.logs.writer_memory.as_usize(),
+                ..LogStoreOptions::default()
+            },
+        }
+    }
+
+    /// The log receivers' options.
+    pub fn log_ingest_options(&self) -> pharos_ingest::LogIngestOptions {
+        pharos_ingest::LogIngestOptions {
+            max_document_bytes: self.ingest.logs.max_document_size.as_usize(),
+            otlp_index: self.ingest.logs.otlp_index.clone(),
         }
     }
 
@@ -375,6 +461,15 @@ impl Config {
         if !(1..=6).contains(&self.query.max_concurrency) {
             return invalid("query.max_concurrency", format!("{} is not between 1 and 6", self.query.max_concurrency));
         }
+        if self.storage.logs.refresh_interval.0.is_zero() {
+            return invalid("storage.logs.refresh_interval", "must be greater than 0s".into());
+        }
+        if self.storage.logs.writer_memory.0 < 15 << 20 {
+            return invalid("storage.logs.writer_memory", "must be at least 15MiB (tantivy's minimum)".into());
+        }
+        if pharos_storage::logs::validate_index_name(&self.ingest.logs.otlp_index).is_err() {
+            return invalid("ingest.logs.otlp_index", format!("{:?} is not a valid index name", self.ingest.logs.otlp_index));
+        }
         let metrics = &self.storage.metrics;
         if metrics.wal_fsync == WalFsync::Interval && metrics.wal_fsync_interval.0.is_zero() {
             return invalid("storage.metrics.wal_fsync_interval", "must be greater than 0s".into());
@@ -389,6 +484,7 @@ impl Config {
             ("server.http_listen", server.http_listen),
             ("server.otlp_grpc_listen", server.otlp_grpc_listen),
             ("server.otlp_http_listen", server.otlp_http_listen),
+            ("server.elasticsearch_listen", server.elasticsearch_listen.unwrap_or(ListenAddr::loopback(0))),
         ];
         for (i, (key, addr)) in listeners.iter().enumerate() {
             for (other, other_addr) in &listeners[..i] {

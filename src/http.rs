@@ -79,18 +79,53 @@ pub struct CrateRouters {
     pub ingest: Router,
     pub query: Router,
     pub alerting: Router,
+    /// The Elasticsearch API, unprefixed ([`elasticsearch_api`]); nested under `/elastic`.
+    pub elasticsearch: Router,
+}
+
+/// The Elasticsearch API as one router, unprefixed: the ingest crate's `_bulk` and probes with the
+/// query crate's searches, under one response layer (`X-Elastic-Product`, `filter_path`, the
+/// clients' compatible-with media type).
+pub fn elasticsearch_api(ingest: &pharos_ingest::IngestState, query: &pharos_query::QueryState) -> Router {
+    pharos_ingest::elastic_routes(ingest)
+        .merge(pharos_query::elastic_routes(query))
+        .layer(middleware::from_fn(pharos_ingest::elastic::es_response_headers))
 }
 
 /// The main HTTP listener.
 pub fn main_router(shared: HttpShared, crates: CrateRouters) -> Router {
+    let elastic_prefix = pharos_proto::prefix::ELASTICSEARCH;
+    // Clients given a base URL with a path ask `GET {prefix}/`, which `nest` does not route.
+    let root = tower::ServiceExt::map_request(crates.elasticsearch.clone(), |mut req: Request| {
+        *req.uri_mut() = Uri::from_static("/");
+        req
+    });
+    let slash_root = Router::new().route_service(&format!("{elastic_prefix}/"), root);
     Router::new()
         .merge(operations_router(shared.clone()))
         .merge(crates.ingest)
         .merge(crates.query)
         .merge(crates.alerting)
+        .nest(elastic_prefix, crates.elasticsearch)
+        .merge(slash_root)
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(Plumbing { shared, listener: "http" }, plumbing))
+}
+
+/// The optional Elasticsearch listener: the Elasticsearch API at its root, for shippers that
+/// cannot add a path prefix. Every answer on it, errors included, follows Elasticsearch.
+pub fn elasticsearch_router(shared: HttpShared, elasticsearch: Router) -> Router {
+    elasticsearch
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(Plumbing { shared, listener: "elasticsearch" }, plumbing))
+        .layer(middleware::from_fn(mark_elasticsearch))
+}
+
+async fn mark_elasticsearch(mut req: Request, next: Next) -> Response {
+    req.extensions_mut().insert(ApiFamily::Elasticsearch);
+    next.run(req).await
 }
 
 /// The OTLP/HTTP listener: errors follow OTLP (a `google.rpc.Status` in the request's encoding).
@@ -137,13 +172,13 @@ async fn metrics(State(shared): State<HttpShared>) -> Response {
     response
 }
 
-async fn no_route(method: Method, uri: Uri) -> ApiError {
-    ApiError::no_route(ApiFamily::for_path(uri.path()), method.as_str(), uri.path())
+async fn no_route(family: ApiFamily, method: Method, uri: Uri) -> ApiError {
+    ApiError::no_route(family, method.as_str(), uri.path())
 }
 
-async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+async fn wrong_method(family: ApiFamily, method: Method, uri: Uri) -> ApiError {
     ApiError::new(
-        ApiFamily::for_path(uri.path()),
+        family,
         ErrorCode::MethodNotAllowed,
         format!("method {method} is not allowed for {}", uri.path()),
     )
@@ -234,6 +269,7 @@ mod tests {
             ingest: Router::new().route("/api/v1/write", post(echo_len)),
             query: Router::new().route("/api/v1/slow", get(slow)),
             alerting: Router::new(),
+            elasticsearch: Router::new(),
         };
         main_router(shared, crates)
     }

@@ -80,6 +80,10 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
     let http_listener = bind("HTTP (server.http_listen)", server.http_listen.0).await?;
     let grpc_listener = bind("OTLP gRPC (server.otlp_grpc_listen)", server.otlp_grpc_listen.0).await?;
     let otlp_http_listener = bind("OTLP/HTTP (server.otlp_http_listen)", server.otlp_http_listen.0).await?;
+    let elasticsearch_listener = match server.elasticsearch_listen {
+        Some(addr) => Some(bind("Elasticsearch (server.elasticsearch_listen)", addr.0).await?),
+        None => None,
+    };
 
     let registry = Registry::default();
     registry.collector(Arc::new(ProcessCollector::new()));
@@ -91,15 +95,17 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
         registry: registry.clone(),
         ready: Arc::new(AtomicBool::new(false)),
     };
-    let ingest = pharos_ingest::IngestState::new(storage.clone(), &registry);
+    let ingest = pharos_ingest::IngestState::new(storage.clone(), &registry, config.log_ingest_options());
     let query = pharos_query::QueryState::new(build_info.clone(), storage.clone(), config.query.engine_options());
     let alerting = pharos_alerting::AlertingState { build_info: build_info.clone() };
+    let elasticsearch = http::elasticsearch_api(&ingest, &query);
     let main_router = http::main_router(
         shared.clone(),
         CrateRouters {
             ingest: pharos_ingest::router(ingest.clone()),
             query: pharos_query::router(query),
             alerting: pharos_alerting::router(alerting),
+            elasticsearch: elasticsearch.clone(),
         },
     );
     let otlp_http_router = http::otlp_http_router(shared.clone(), pharos_ingest::otlp_http_router(ingest.clone()));
@@ -117,6 +123,16 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
             .await
             .map_err(|e| ("OTLP/HTTP", e.to_string()))
     });
+    if let Some(listener) = elasticsearch_listener {
+        let router = http::elasticsearch_router(shared.clone(), elasticsearch);
+        let rx = stop_tx.subscribe();
+        servers.spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stopped(rx))
+                .await
+                .map_err(|e| ("Elasticsearch", e.to_string()))
+        });
+    }
     let rx = stop_tx.subscribe();
     servers.spawn(async move {
         tonic::transport::Server::builder()

@@ -1,15 +1,23 @@
 //! Pharos' receivers: every write path from the wire into storage.
 //!
-//! Faces: [`router`] (write routes on the main HTTP listener: remote-write, Elasticsearch `_bulk`,
-//! Loki push, as they are built), [`otlp_http_router`] (the OTLP/HTTP listener) and [`grpc_routes`]
-//! (the OTLP gRPC services).
+//! Faces: [`router`] (write routes on the main HTTP listener: remote-write, OTLP metrics at
+//! Prometheus' path, Loki push, JSON lines), [`elastic_routes`] (the Elasticsearch ingest API:
+//! `_bulk` and the shippers' start-up probes, unprefixed, for the binary to nest under `/elastic`
+//! and to serve on the optional Elasticsearch listener), [`otlp_http_router`] (the OTLP/HTTP
+//! listener) and [`grpc_routes`] (the OTLP gRPC services).
 //!
 //! Invariants: a write is acknowledged only once storage has it durably (WAL); one bad item in a batch
 //! never loses the good ones; a client's mistake is a 4xx, never a 500.
 
+pub mod elastic;
 mod error;
+mod json_lines;
+mod log_document;
+mod log_sink;
+mod loki_push;
 mod otlp;
 mod otlp_json;
+mod otlp_logs;
 mod otlp_metrics;
 mod remote_write;
 
@@ -21,6 +29,7 @@ use pharos_proto::exposition::{Counter, Registry};
 use pharos_storage::Storage;
 
 pub use error::IngestError;
+pub use log_sink::LogSink;
 
 /// The signals Pharos ingests, as they appear in the `signal` label of its own metrics.
 pub const SIGNALS: [&str; 3] = ["metrics", "logs", "traces"];
@@ -29,6 +38,21 @@ pub const SIGNALS: [&str; 3] = ["metrics", "logs", "traces"];
 /// bounds the memory decoded requests can take.
 pub const MAX_CONCURRENT_REMOTE_WRITES: usize = 64;
 
+/// What the log receivers are told at start-up (the binary's `ingest.logs:` section).
+#[derive(Clone, Debug)]
+pub struct LogIngestOptions {
+    /// Largest single log document accepted; a larger one fails its own bulk item.
+    pub max_document_bytes: usize,
+    /// The index OTLP log records are written to.
+    pub otlp_index: String,
+}
+
+impl Default for LogIngestOptions {
+    fn default() -> Self {
+        LogIngestOptions { max_document_bytes: 1 << 20, otlp_index: otlp_logs::OTLP_INDEX.into() }
+    }
+}
+
 /// What the receivers share.
 #[derive(Clone)]
 pub struct IngestState {
@@ -36,10 +60,15 @@ pub struct IngestState {
     /// `pharos_ingested_items_total{signal}`: samples, log records and spans accepted.
     pub ingested_items: Counter,
     remote_write_slots: Arc<tokio::sync::Semaphore>,
+    /// Where log receivers append: the log store, counting what it takes.
+    logs: Arc<dyn LogSink>,
+    log_options: LogIngestOptions,
+    /// The Elasticsearch API's state (templates, policies, ids), one for every listener serving it.
+    elastic: Arc<elastic::ElasticState>,
 }
 
 impl IngestState {
-    pub fn new(storage: Arc<Storage>, registry: &Registry) -> Self {
+    pub fn new(storage: Arc<Storage>, registry: &Registry, log_options: LogIngestOptions) -> Self {
         let ingested_items = registry.counter(
             "pharos_ingested_items_total",
             "Items accepted into storage, by signal: samples for metrics, records for logs, spans for traces.",
@@ -48,10 +77,19 @@ impl IngestState {
         for signal in SIGNALS {
             ingested_items.with(&[signal]);
         }
+        let logs: Arc<dyn LogSink> =
+            Arc::new(log_sink::CountingSink { store: storage.logs().clone(), records: ingested_items.with(&["logs"]) });
+        let elastic = elastic::ElasticState::new(
+            logs.clone(),
+            elastic::ElasticConfig { max_document_bytes: log_options.max_document_bytes, ..Default::default() },
+        );
         IngestState {
             storage,
             ingested_items,
             remote_write_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_REMOTE_WRITES)),
+            logs,
+            log_options,
+            elastic,
         }
     }
 }
@@ -61,7 +99,21 @@ pub fn router(state: IngestState) -> Router {
     Router::new()
         .route("/api/v1/write", axum::routing::post(remote_write::write))
         .route("/api/v1/otlp/v1/metrics", axum::routing::post(otlp::http_metrics))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(loki_push::router(state.logs.clone(), loki_push::LokiConfig::default()))
+        .merge(json_lines::router(state.logs.clone(), json_lines::JsonLinesConfig::default()))
+}
+
+/// The Elasticsearch ingest API (`_bulk`, `GET /`, the probes), unprefixed. Answers carry
+/// `X-Elastic-Product` once the binary layers [`elastic::es_response_headers`] over this router
+/// merged with the query crate's Elasticsearch routes.
+pub fn elastic_routes(state: &IngestState) -> Router {
+    elastic::routes(state.elastic.clone())
+}
+
+/// `GET`/`HEAD {prefix}/`, for the Elasticsearch API nested at `prefix`.
+pub fn elastic_slash_root(state: &IngestState, prefix: &str) -> Router {
+    elastic::slash_root(state.elastic.clone(), prefix)
 }
 
 /// The OTLP/HTTP listener (`/v1/metrics`, `/v1/logs`, `/v1/traces`). Errors on it are
@@ -70,6 +122,7 @@ pub fn router(state: IngestState) -> Router {
 pub fn otlp_http_router(state: IngestState) -> Router {
     Router::new()
         .route("/v1/metrics", axum::routing::post(otlp::http_metrics))
+        .route("/v1/logs", axum::routing::post(otlp::http_logs))
         .fallback(otlp_no_route)
         .method_not_allowed_fallback(otlp_no_route)
         .with_state(state)
@@ -81,7 +134,7 @@ async fn otlp_no_route(family: ApiFamily, method: axum::http::Method, uri: axum:
 
 /// The OTLP gRPC services. A service not yet built is absent, so tonic answers `UNIMPLEMENTED`.
 pub fn grpc_routes(state: IngestState) -> tonic::service::Routes {
-    tonic::service::Routes::new(otlp::metrics_service(state))
+    tonic::service::Routes::new(otlp::metrics_service(state.clone())).add_service(otlp::logs_service(state))
 }
 
 // Pharos — ingest/src/lib.rs

@@ -1,10 +1,15 @@
-//! Pharos' read side: the Prometheus HTTP API (and, as they are built, PromQL, the Elasticsearch
-//! search subset, the Loki API with LogQL, and the Jaeger and Tempo APIs).
+//! Pharos' read side: the Prometheus HTTP API with PromQL, the Loki API with LogQL, the
+//! Elasticsearch search subset (and, as they are built, the Jaeger and Tempo APIs).
 //!
-//! The face of the crate is [`router`]: every read route of the main HTTP listener, to be merged by
-//! the binary. Invariant: query code never writes to storage.
+//! The faces of the crate are [`router`] (every read route of the main HTTP listener, to be merged
+//! by the binary) and [`elastic_routes`] (the Elasticsearch search routes, unprefixed, for the
+//! binary to nest under `/elastic` next to the ingest crate's `_bulk`). Invariant: query code never
+//! writes to storage.
 
+pub mod elastic;
 mod error;
+mod log_source;
+pub mod loki;
 mod params;
 mod prometheus_api;
 pub mod promql;
@@ -18,6 +23,7 @@ use pharos_proto::BuildInfo;
 use pharos_storage::Storage;
 
 pub use error::QueryError;
+pub use log_source::LogSnapshots;
 
 /// What the read routes share.
 #[derive(Clone)]
@@ -40,7 +46,19 @@ impl QueryState {
 
 /// Every read route, under the prefixes of `pharos_proto::ApiFamily`.
 pub fn router(state: QueryState) -> Router {
-    Router::new().merge(prometheus_api::router()).merge(query_api::router()).with_state(state)
+    let logs: Arc<dyn LogSnapshots> = state.storage.logs().clone();
+    Router::new()
+        .merge(prometheus_api::router())
+        .merge(query_api::router())
+        .with_state(state)
+        .merge(loki::router(logs))
+}
+
+/// The Elasticsearch search routes (`_search`, `_msearch`, `_count`, `_mapping`, `_field_caps`),
+/// unprefixed.
+pub fn elastic_routes(state: &QueryState) -> Router {
+    let logs: Arc<dyn LogSnapshots> = state.storage.logs().clone();
+    elastic::router(logs, state.storage.logs().schema().clone())
 }
 
 // Pharos — query/src/lib.rs

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::logs::LogStoreOptions;
 use crate::tsdb::TsdbOptions;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -11,12 +12,14 @@ pub struct StorageOptions {
     pub data_dir: PathBuf,
     /// The metrics store.
     pub tsdb: TsdbOptions,
+    /// The log store.
+    pub logs: LogStoreOptions,
 }
 
 impl StorageOptions {
     /// Defaults for a data directory (tests and tools).
     pub fn in_dir(data_dir: impl Into<PathBuf>) -> Self {
-        StorageOptions { data_dir: data_dir.into(), tsdb: TsdbOptions::default() }
+        StorageOptions { data_dir: data_dir.into(), tsdb: TsdbOptions::default(), logs: LogStoreOptions::default() }
     }
 }
 

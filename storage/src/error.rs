@@ -25,6 +25,10 @@ pub enum StorageError {
     /// A file of Pharos' own format failed verification (checksum, structure, truncation).
     #[error("corrupt block {}: {detail}", path.display())]
     Corrupt { path: PathBuf, detail: String },
+
+    /// The log store failed to open, write or flush.
+    #[error("log store: {0}")]
+    Logs(#[from] crate::logs::LogError),
 }
 
 // Pharos — storage/src/error.rs

@@ -2,8 +2,8 @@
 //!
 //! - [`DataDir`]: the directory itself, held under an exclusive lock so two Pharos processes never
 //!   write one data set.
-//! - [`Storage`]: the handle the servers share; it opens the stores (the metrics [`tsdb`]; logs and
-//!   traces as they are built) and flushes them on shutdown.
+//! - [`Storage`]: the handle the servers share; it opens the stores (the metrics [`tsdb`], the
+//!   [`logs`] store; traces as they are built) and flushes them on shutdown.
 //!
 //! Invariants: storage never sees HTTP or protobuf — receivers translate wire formats into the types
 //! here and query code reads through the interfaces here. Every file format of Pharos' own carries a
@@ -12,10 +12,12 @@
 mod config;
 mod data_dir;
 mod error;
+pub mod logs;
 pub mod tsdb;
 
 use std::sync::Arc;
 
+use logs::LogStore;
 use tsdb::Tsdb;
 
 pub use config::StorageOptions;
@@ -26,6 +28,7 @@ pub use error::StorageError;
 pub struct Storage {
     data_dir: DataDir,
     tsdb: Arc<Tsdb>,
+    logs: Arc<LogStore>,
 }
 
 impl Storage {
@@ -34,12 +37,18 @@ impl Storage {
         let data_dir = DataDir::open(&options.data_dir)?;
         tracing::info!(path = %data_dir.path().display(), "data directory opened");
         let tsdb = Tsdb::open(&data_dir.store_dir("metrics")?, options.tsdb.clone())?;
-        Ok(Storage { data_dir, tsdb })
+        let logs = Arc::new(LogStore::open(&data_dir.store_dir("logs")?, options.logs.clone())?);
+        Ok(Storage { data_dir, tsdb, logs })
     }
 
     /// The metrics store.
     pub fn tsdb(&self) -> &Arc<Tsdb> {
         &self.tsdb
+    }
+
+    /// The log store.
+    pub fn logs(&self) -> &Arc<LogStore> {
+        &self.logs
     }
 
     pub fn data_dir(&self) -> &DataDir {
@@ -49,6 +58,7 @@ impl Storage {
     /// Make everything acknowledged so far durable. Called on shutdown and by the fsync policy.
     pub fn flush(&self) -> Result<(), StorageError> {
         self.tsdb.flush()?;
+        self.logs.flush()?;
         self.data_dir.sync()
     }
 }

@@ -56,7 +56,9 @@ impl Pharos {
                 return pharos;
             }
             let log = pharos.log_text();
-            assert!(log.contains("cannot listen on"), "pharos exited before it was ready; log:\n{log}");
+            // A port picked twice (free_port releases it) shows as a clash of two listeners.
+            let port_taken = log.contains("cannot listen on") || log.contains("is already used by");
+            assert!(port_taken, "pharos exited before it was ready; log:\n{log}");
         }
         panic!("pharos found no free ports in three attempts");
     }
