@@ -989,12 +989,16 @@ impl FastSegment {
             FastSegment::Terms { columns, ord_counts, mut other } => {
                 for (column, counts) in columns.iter().zip(ord_counts) {
                     if let DynamicColumn::Str(s) = column {
-                        for (ord, c) in counts.into_iter().enumerate().filter(|(_, c)| *c > 0) {
-                            let mut text = String::new();
-                            if s.ord_to_str(ord as u64, &mut text).unwrap_or(false) {
-                                *other.entry(TermKey::Str(text)).or_default() += c;
-                            }
-                        }
+                        // One sorted walk of the dictionary: looking ordinals up one by one
+                        // decompresses a dictionary block for each.
+                        let (ords, ord_counts): (Vec<u64>, Vec<u64>) =
+                            counts.into_iter().enumerate().filter(|(_, c)| *c > 0).map(|(o, c)| (o as u64, c)).unzip();
+                        let mut next = ord_counts.into_iter();
+                        let _ = s.dictionary().sorted_ords_to_term_cb(ords.into_iter(), |bytes| {
+                            let text = String::from_utf8_lossy(bytes).into_owned();
+                            *other.entry(TermKey::Str(text)).or_default() += next.next().unwrap_or(0);
+                            Ok(())
+                        });
                     }
                 }
                 FastFruit::Terms(other)
