@@ -7,6 +7,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use pharos_proto::civil_time::{Fraction, format_rfc3339};
 use serde_json::{Map, Value};
 
 /// Nanoseconds since the Unix epoch, now.
@@ -17,30 +18,7 @@ pub fn now_nanos() -> i64 {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01: (year, month, day).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
+pub use pharos_proto::civil_time::{civil_from_days, days_from_civil};
 
 fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
@@ -53,11 +31,7 @@ fn days_in_month(year: i64, month: u32) -> u32 {
 
 /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (always nine fraction digits, UTC).
 pub fn format_rfc3339_nanos(nanos: i64) -> String {
-    let secs = nanos.div_euclid(1_000_000_000);
-    let frac = nanos.rem_euclid(1_000_000_000);
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z", sod / 3600, sod / 60 % 60, sod % 60)
+    format_rfc3339(nanos, Fraction::Nanos)
 }
 
 struct Cursor<'a> {
@@ -155,7 +129,7 @@ pub fn parse_rfc3339_nanos(text: &str) -> Option<i64> {
     if c.i != c.s.len() {
         return None;
     }
-    let secs = days_from_civil(year, month, day) * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_secs;
+    let secs = days_from_civil(year, i64::from(month), i64::from(day)) * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_secs;
     secs.checked_mul(1_000_000_000)?.checked_add(frac)
 }
 

@@ -21,6 +21,7 @@ mod api_error;
 mod body;
 mod build_info;
 pub mod byte_size;
+pub mod civil_time;
 pub mod duration;
 pub mod exposition;
 pub mod otlp;

@@ -518,24 +518,9 @@ fn variance(values: impl Iterator<Item = f64>) -> f64 {
     if n == 0.0 { f64::NAN } else { m2 / n }
 }
 
-/// Prometheus' quantile: linear interpolation between closest ranks; φ<0 → -Inf, φ>1 → +Inf.
-fn quantile(q: f64, values: &mut [f64]) -> f64 {
-    if values.is_empty() || q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
-    let rank = q * (values.len() - 1) as f64;
-    let lo = rank.floor() as usize;
-    let hi = (lo + 1).min(values.len() - 1);
-    let w = rank - lo as f64;
-    values[lo] * (1.0 - w) + values[hi] * w
-}
+// `quantile_over_time` computes as Prometheus' `quantile` (linear interpolation between the closest
+// ranks; φ < 0 → −Inf, φ > 1 → +Inf), so it is the PromQL engine's.
+use crate::promql::math::aggregate::quantile;
 
 fn group_labels(labels: &Labels, g: Option<&Grouping>) -> Labels {
     match g {

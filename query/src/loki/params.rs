@@ -145,28 +145,7 @@ pub fn parse_step(s: &str) -> Result<i64, String> {
     Ok(nanos)
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+use pharos_proto::civil_time::{Fraction, days_from_civil, format_rfc3339};
 
 /// Parses RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`) into nanoseconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
@@ -223,18 +202,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 
 /// Formats nanoseconds as RFC 3339 in UTC with trailing zeros of the fraction trimmed.
 pub fn format_rfc3339_nanos(nanos: i64) -> String {
-    let secs = nanos.div_euclid(NANOS_PER_SEC);
-    let frac = nanos.rem_euclid(NANOS_PER_SEC);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let tod = secs.rem_euclid(86_400);
-    let mut out = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", tod / 3600, tod / 60 % 60, tod % 60);
-    if frac > 0 {
-        let f = format!("{frac:09}");
-        out.push('.');
-        out.push_str(f.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    format_rfc3339(nanos, Fraction::Trimmed)
 }
 
 /// Seconds as a JSON number, exact from nanoseconds: `1700000000`, `1700000000.5`.

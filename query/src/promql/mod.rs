@@ -10,7 +10,7 @@ mod call;
 mod engine;
 mod functions;
 mod lexer;
-mod math;
+pub(crate) mod math;
 mod number;
 mod parser;
 mod printer;
