@@ -900,6 +900,16 @@ fn count_values<T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static>(
     docs: &[DocId],
     mut add: impl FnMut(T),
 ) {
+    // A run of consecutive documents (what a match-all or a whole-partition time range hands over)
+    // maps to a run of rows: read the values directly, without a per-document index lookup.
+    if let (Some(&first), Some(&last)) = (docs.first(), docs.last())
+        && (last - first) as usize + 1 == docs.len()
+    {
+        for row in column.index.docid_range_to_rowids(first..last + 1) {
+            add(column.values.get_val(row));
+        }
+        return;
+    }
     match column.get_cardinality() {
         tantivy::columnar::Cardinality::Multivalued => {
             for doc in docs {
