@@ -130,53 +130,30 @@ impl<'a> Cursor<'a> {
         (self.pos > start).then(|| &self.s[start..self.pos])
     }
 
-    /// A string literal in double quotes, single quotes (both with Go escapes) or backticks (raw).
+    /// A string literal in double quotes, single quotes (both with Go escapes) or backticks (raw),
+    /// unquoted as PromQL unquotes it.
     fn string(&mut self) -> Result<String, String> {
         let quote = self.peek().filter(|c| matches!(c, '"' | '\'' | '`')).ok_or_else(|| self.error("expected a string"))?;
-        self.pos += 1;
-        let mut out = String::new();
-        loop {
-            let c = self.peek().ok_or_else(|| self.error("unterminated quoted string"))?;
-            self.pos += c.len_utf8();
-            if c == quote {
-                return Ok(out);
-            }
-            if c == '\\' && quote != '`' {
-                let e = self.peek().ok_or_else(|| self.error("unterminated quoted string"))?;
-                self.pos += e.len_utf8();
-                match e {
-                    'a' => out.push('\x07'),
-                    'b' => out.push('\x08'),
-                    'f' => out.push('\x0c'),
-                    'n' => out.push('\n'),
-                    'r' => out.push('\r'),
-                    't' => out.push('\t'),
-                    'v' => out.push('\x0b'),
-                    '\\' | '\'' | '"' => out.push(e),
-                    'x' | 'u' | 'U' => {
-                        let len = match e {
-                            'x' => 2,
-                            'u' => 4,
-                            _ => 8,
-                        };
-                        let hex = self.s.get(self.pos..self.pos + len).ok_or_else(|| self.error("invalid escape"))?;
-                        let code = u32::from_str_radix(hex, 16).map_err(|_| self.error("invalid escape"))?;
-                        out.push(char::from_u32(code).ok_or_else(|| self.error("invalid escape"))?);
-                        self.pos += len;
-                    }
-                    '0'..='7' => {
-                        let oct = self.s.get(self.pos - 1..self.pos + 2).ok_or_else(|| self.error("invalid escape"))?;
-                        let code = u32::from_str_radix(oct, 8).map_err(|_| self.error("invalid escape"))?;
-                        out.push(char::from_u32(code).ok_or_else(|| self.error("invalid escape"))?);
-                        self.pos += 2;
-                    }
-                    _ => return Err(self.error(&format!("unknown escape sequence '\\{e}'"))),
-                }
-            } else if c == '\n' && quote != '`' {
-                return Err(self.error("unterminated quoted string"));
-            } else {
-                out.push(c);
-            }
+        let start = self.pos;
+        let end = literal_end(self.s, start, quote).ok_or_else(|| self.error("unterminated quoted string"))?;
+        let literal = &self.s[start..end];
+        self.pos = end;
+        crate::promql::unquote(literal).map_err(|e| self.error(&format!("invalid string {literal}: {e}")))
+    }
+}
+
+/// The end (exclusive) of the quoted literal starting at `start` with `quote`: after the first
+/// unescaped closing quote. `None` when the text ends first, or a line ends inside a `"` or `'`
+/// literal.
+pub(crate) fn literal_end(text: &str, start: usize, quote: char) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = start + 1;
+    loop {
+        match *bytes.get(i)? {
+            b'\\' if quote != '`' => i += 2,
+            b'\n' if quote != '`' => return None,
+            b if b == quote as u8 => return Some(i + 1),
+            _ => i += 1,
         }
     }
 }

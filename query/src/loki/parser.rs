@@ -181,61 +181,12 @@ fn lex(input: &str) -> Result<Vec<(Tok, usize)>, LokiError> {
             continue;
         }
         if c == b'"' {
-            i += 1;
-            let mut s = String::new();
-            loop {
-                let Some(ch) = input[i..].chars().next() else {
-                    return Err(err(start, "unterminated string".into()));
-                };
-                i += ch.len_utf8();
-                match ch {
-                    '"' => break,
-                    '\\' => {
-                        let Some(e) = input[i..].chars().next() else {
-                            return Err(err(start, "unterminated string".into()));
-                        };
-                        i += e.len_utf8();
-                        match e {
-                            'n' => s.push('\n'),
-                            't' => s.push('\t'),
-                            'r' => s.push('\r'),
-                            'a' => s.push('\u{7}'),
-                            'b' => s.push('\u{8}'),
-                            'f' => s.push('\u{c}'),
-                            'v' => s.push('\u{b}'),
-                            '\\' | '"' | '\'' => s.push(e),
-                            'x' | 'u' | 'U' => {
-                                let n = match e {
-                                    'x' => 2,
-                                    'u' => 4,
-                                    _ => 8,
-                                };
-                                let hex = input.get(i..i + n).filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
-                                let Some(ch) =
-                                    hex.and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32)
-                                else {
-                                    return Err(err(i - 2, "invalid escape in string".into()));
-                                };
-                                s.push(ch);
-                                i += n;
-                            }
-                            '0'..='7' => {
-                                let oct =
-                                    input.get(i - 1..i + 2).filter(|h| h.bytes().all(|c| (b'0'..=b'7').contains(&c)));
-                                let Some(ch) =
-                                    oct.and_then(|h| u32::from_str_radix(h, 8).ok()).and_then(char::from_u32)
-                                else {
-                                    return Err(err(i - 2, "invalid escape in string".into()));
-                                };
-                                s.push(ch);
-                                i += 2;
-                            }
-                            _ => return Err(err(i - 2, format!("unknown escape sequence \\{e}"))),
-                        }
-                    }
-                    ch => s.push(ch),
-                }
-            }
+            // Go string syntax, unquoted as PromQL unquotes it.
+            let Some(end) = crate::selector::literal_end(input, i, '"') else {
+                return Err(err(start, "unterminated string".into()));
+            };
+            let s = crate::promql::unquote(&input[i..end]).map_err(|e| err(start, format!("invalid string: {e}")))?;
+            i = end;
             out.push((Tok::Str(s), start));
             continue;
         }

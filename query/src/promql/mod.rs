@@ -18,7 +18,7 @@ mod value;
 
 pub use engine::{CancelToken, EngineOptions, EvalError, QuerySpec, Queryable, execute};
 pub use number::{format_api_float, format_go_float, push_u64, write_api_float};
-pub use parser::parse;
+pub use parser::{parse, unquote};
 pub use printer::pretty;
 pub use value::{MatrixSeries, QueryResult, QueryStats, QueryValue, VectorSample};
 
