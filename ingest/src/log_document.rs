@@ -5,20 +5,12 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use pharos_proto::civil_time::{Fraction, format_rfc3339};
 use serde_json::{Map, Value};
 
-/// Nanoseconds since the Unix epoch, now.
-pub fn now_nanos() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
-    }
-}
 
-pub use pharos_proto::civil_time::{civil_from_days, days_from_civil};
+pub use pharos_proto::civil_time::{civil_from_days, days_from_civil, now_nanos};
 
 fn days_in_month(year: i64, month: u32) -> u32 {
     match month {

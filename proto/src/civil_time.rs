@@ -1,8 +1,16 @@
 //! The proleptic Gregorian calendar in UTC, for the APIs that write and read dates (Prometheus and
 //! Loki times, Elasticsearch `@timestamp` and date math, Loki and OTLP documents): day numbers ↔
 //! dates (Howard Hinnant's `days_from_civil` / `civil_from_days`) and RFC 3339 text of a nanosecond
-//! time. Parsers stay with their APIs: each accepts its own grammar (Go's RFC 3339, Elasticsearch's
+//! time, and the clock read as nanoseconds. Parsers stay with their APIs: each accepts its own grammar (Go's RFC 3339, Elasticsearch's
 //! `strict_date_optional_time`, Loki's).
+
+/// Now, in nanoseconds since the epoch (negative for a clock set before 1970; saturating).
+pub fn now_nanos() -> i64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+    }
+}
 
 /// Days since 1970-01-01 of a date (`month` 1–12, `day` 1–31).
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {

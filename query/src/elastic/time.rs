@@ -9,13 +9,7 @@ pub const NANOS_PER_MILLI: i64 = 1_000_000;
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SEC;
 
-/// Now, in nanoseconds since the epoch.
-pub fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos().min(i64::MAX as u128) as i64)
-        .unwrap_or(0)
-}
+pub use pharos_proto::civil_time::now_nanos;
 
 /// Parses a date bound of a `range` query or aggregation bound. `format` is the `format` of the
 /// request (`epoch_millis`, `epoch_second`, `strict_date_optional_time`, `a||b`…). `round_up` says

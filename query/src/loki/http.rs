@@ -17,7 +17,6 @@
 //! Errors answer 400 (500 for storage failures) with a plain-text body.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -145,9 +144,7 @@ impl Params {
     }
 }
 
-fn now_nanos() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
-}
+use pharos_proto::civil_time::now_nanos;
 
 fn json_response(body: String) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
