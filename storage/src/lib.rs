@@ -13,6 +13,7 @@ mod config;
 mod data_dir;
 mod error;
 pub mod logs;
+pub mod traces;
 pub mod tsdb;
 
 use std::sync::Arc;
