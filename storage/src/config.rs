@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::logs::LogStoreOptions;
+use crate::traces::TraceStoreOptions;
 use crate::tsdb::TsdbOptions;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -14,12 +15,19 @@ pub struct StorageOptions {
     pub tsdb: TsdbOptions,
     /// The log store.
     pub logs: LogStoreOptions,
+    /// The trace store.
+    pub traces: TraceStoreOptions,
 }
 
 impl StorageOptions {
     /// Defaults for a data directory (tests and tools).
     pub fn in_dir(data_dir: impl Into<PathBuf>) -> Self {
-        StorageOptions { data_dir: data_dir.into(), tsdb: TsdbOptions::default(), logs: LogStoreOptions::default() }
+        StorageOptions {
+            data_dir: data_dir.into(),
+            tsdb: TsdbOptions::default(),
+            logs: LogStoreOptions::default(),
+            traces: TraceStoreOptions::default(),
+        }
     }
 }
 

@@ -29,6 +29,10 @@ pub enum StorageError {
     /// The log store failed to open, write or flush.
     #[error("log store: {0}")]
     Logs(#[from] crate::logs::LogError),
+
+    /// The trace store failed to open, write or flush.
+    #[error("trace store: {0}")]
+    Traces(#[from] crate::traces::TraceError),
 }
 
 // Pharos — storage/src/error.rs

@@ -3,7 +3,7 @@
 //! - [`DataDir`]: the directory itself, held under an exclusive lock so two Pharos processes never
 //!   write one data set.
 //! - [`Storage`]: the handle the servers share; it opens the stores (the metrics [`tsdb`], the
-//!   [`logs`] store; traces as they are built) and flushes them on shutdown.
+//!   [`logs`] store, the [`traces`] store) and flushes them on shutdown.
 //!
 //! Invariants: storage never sees HTTP or protobuf — receivers translate wire formats into the types
 //! here and query code reads through the interfaces here. Every file format of Pharos' own carries a
@@ -19,6 +19,7 @@ pub mod tsdb;
 use std::sync::Arc;
 
 use logs::LogStore;
+use traces::TraceStore;
 use tsdb::Tsdb;
 
 pub use config::StorageOptions;
@@ -30,6 +31,7 @@ pub struct Storage {
     data_dir: DataDir,
     tsdb: Arc<Tsdb>,
     logs: Arc<LogStore>,
+    traces: Arc<TraceStore>,
 }
 
 impl Storage {
@@ -39,7 +41,8 @@ impl Storage {
         tracing::info!(path = %data_dir.path().display(), "data directory opened");
         let tsdb = Tsdb::open(&data_dir.store_dir("metrics")?, options.tsdb.clone())?;
         let logs = Arc::new(LogStore::open(&data_dir.store_dir("logs")?, options.logs.clone())?);
-        Ok(Storage { data_dir, tsdb, logs })
+        let traces = Arc::new(TraceStore::open(&data_dir.store_dir("traces")?, options.traces.clone())?);
+        Ok(Storage { data_dir, tsdb, logs, traces })
     }
 
     /// The metrics store.
@@ -52,6 +55,11 @@ impl Storage {
         &self.logs
     }
 
+    /// The trace store.
+    pub fn traces(&self) -> &Arc<TraceStore> {
+        &self.traces
+    }
+
     pub fn data_dir(&self) -> &DataDir {
         &self.data_dir
     }
@@ -60,6 +68,7 @@ impl Storage {
     pub fn flush(&self) -> Result<(), StorageError> {
         self.tsdb.flush()?;
         self.logs.flush()?;
+        self.traces.flush()?;
         self.data_dir.sync()
     }
 }
