@@ -19,7 +19,9 @@ mod otlp;
 mod otlp_json;
 mod otlp_logs;
 mod otlp_metrics;
+mod otlp_traces;
 mod remote_write;
+mod span_sink;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ use pharos_storage::Storage;
 
 pub use error::IngestError;
 pub use log_sink::LogSink;
+pub use span_sink::SpanSink;
 
 /// The signals Pharos ingests, as they appear in the `signal` label of its own metrics.
 pub const SIGNALS: [&str; 3] = ["metrics", "logs", "traces"];
@@ -53,6 +56,39 @@ impl Default for LogIngestOptions {
     }
 }
 
+/// What the trace receivers are told at start-up (the binary's `ingest.traces:` section). The caps
+/// apply as the OpenTelemetry SDKs apply their span limits: what is over a cap is dropped and
+/// counted in the span's `dropped_*_count`, the span itself is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceIngestOptions {
+    /// Attributes kept per span, and per event and per link (the first ones). Default 128.
+    pub max_attributes_per_span: usize,
+    /// Events kept per span (the first ones). Default 128.
+    pub max_events_per_span: usize,
+    /// Links kept per span (the first ones). Default 128.
+    pub max_links_per_span: usize,
+    /// Longest string or bytes value a span keeps, in bytes: attribute keys and values at any
+    /// depth (span, event, link, resource, scope), names, status message, trace states, scope name
+    /// and version, schema URLs. Longer strings are cut at a character boundary. Default 64 KiB.
+    pub max_attribute_value_bytes: usize,
+    /// Exports (gRPC and HTTP together) decoded and stored at once; more are answered HTTP 503 with
+    /// `Retry-After` / gRPC `UNAVAILABLE`, which exporters retry. Bounds the memory of decoded
+    /// exports. Clamped to at least 1 (and tokio's semaphore maximum). Default 64.
+    pub max_concurrent_exports: usize,
+}
+
+impl Default for TraceIngestOptions {
+    fn default() -> Self {
+        TraceIngestOptions {
+            max_attributes_per_span: 128,
+            max_events_per_span: 128,
+            max_links_per_span: 128,
+            max_attribute_value_bytes: 64 << 10,
+            max_concurrent_exports: 64,
+        }
+    }
+}
+
 /// What the receivers share.
 #[derive(Clone)]
 pub struct IngestState {
@@ -65,10 +101,24 @@ pub struct IngestState {
     log_options: LogIngestOptions,
     /// The Elasticsearch API's state (templates, policies, ids), one for every listener serving it.
     elastic: Arc<elastic::ElasticState>,
+    /// Where the trace receivers append: the trace store.
+    traces: Arc<dyn SpanSink>,
+    trace_options: TraceIngestOptions,
+    /// One permit per trace export being decoded and stored ([`TraceIngestOptions::max_concurrent_exports`]).
+    trace_export_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl IngestState {
-    pub fn new(storage: Arc<Storage>, registry: &Registry, log_options: LogIngestOptions) -> Self {
+    /// The receivers' shared state. Log records go to `storage`'s log store, spans to `traces`
+    /// (the trace store, as a [`SpanSink`]); `pharos_ingested_items_total` is registered in
+    /// `registry`.
+    pub fn new(
+        storage: Arc<Storage>,
+        registry: &Registry,
+        log_options: LogIngestOptions,
+        trace_options: TraceIngestOptions,
+        traces: Arc<dyn SpanSink>,
+    ) -> Self {
         let ingested_items = registry.counter(
             "pharos_ingested_items_total",
             "Items accepted into storage, by signal: samples for metrics, records for logs, spans for traces.",
@@ -90,6 +140,11 @@ impl IngestState {
             logs,
             log_options,
             elastic,
+            traces,
+            trace_export_slots: Arc::new(tokio::sync::Semaphore::new(
+                trace_options.max_concurrent_exports.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+            trace_options,
         }
     }
 }
@@ -123,6 +178,7 @@ pub fn otlp_http_router(state: IngestState) -> Router {
     Router::new()
         .route("/v1/metrics", axum::routing::post(otlp::http_metrics))
         .route("/v1/logs", axum::routing::post(otlp::http_logs))
+        .route("/v1/traces", axum::routing::post(otlp::http_traces))
         .fallback(otlp_no_route)
         .method_not_allowed_fallback(otlp_no_route)
         .with_state(state)
@@ -132,9 +188,13 @@ async fn otlp_no_route(family: ApiFamily, method: axum::http::Method, uri: axum:
     pharos_proto::ApiError::no_route(family, method.as_str(), uri.path())
 }
 
-/// The OTLP gRPC services. A service not yet built is absent, so tonic answers `UNIMPLEMENTED`.
+/// The OTLP gRPC services (metrics, logs, traces). A message over the size limit is answered
+/// `RESOURCE_EXHAUSTED` (not retried), as OTLP asks, where tonic alone would say `OUT_OF_RANGE`.
 pub fn grpc_routes(state: IngestState) -> tonic::service::Routes {
-    tonic::service::Routes::new(otlp::metrics_service(state.clone())).add_service(otlp::logs_service(state))
+    let routes = tonic::service::Routes::new(otlp::metrics_service(state.clone()))
+        .add_service(otlp::logs_service(state.clone()))
+        .add_service(otlp::trace_service(state));
+    otlp::oversized_messages_are_resource_exhausted(routes)
 }
 
 // Pharos — ingest/src/lib.rs
