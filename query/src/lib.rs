@@ -1,5 +1,5 @@
 //! Pharos' read side: the Prometheus HTTP API with PromQL, the Loki API with LogQL, the
-//! Elasticsearch search subset (and, as they are built, the Jaeger and Tempo APIs).
+//! Elasticsearch search subset, and the Jaeger and Tempo trace APIs ([`traces`]).
 //!
 //! The faces of the crate are [`router`] (every read route of the main HTTP listener, to be merged
 //! by the binary) and [`elastic_routes`] (the Elasticsearch search routes, unprefixed, for the
@@ -15,6 +15,7 @@ mod prometheus_api;
 pub mod promql;
 mod query_api;
 mod selector;
+pub mod traces;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use pharos_storage::Storage;
 
 pub use error::QueryError;
 pub use log_source::LogSnapshots;
+pub use traces::{MemoryTraces, TraceReader};
 
 /// What the read routes share.
 #[derive(Clone)]
@@ -47,11 +49,14 @@ impl QueryState {
 /// Every read route, under the prefixes of `pharos_proto::ApiFamily`.
 pub fn router(state: QueryState) -> Router {
     let logs: Arc<dyn LogSnapshots> = state.storage.logs().clone();
+    let traces: Arc<dyn TraceReader> = state.storage.traces().clone();
+    let build_info = state.build_info.clone();
     Router::new()
         .merge(prometheus_api::router())
         .merge(query_api::router())
         .with_state(state)
         .merge(loki::router(logs))
+        .merge(traces::router(traces, build_info))
 }
 
 /// The Elasticsearch search routes (`_search`, `_msearch`, `_count`, `_mapping`, `_field_caps`),

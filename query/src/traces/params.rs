@@ -1,0 +1,216 @@
+//! Request parameters of the trace APIs: the query string, Go durations (`1.5s`, `100ms`,
+//! `500us`), RFC 3339 times with nanoseconds, integers with the parameter named in the error.
+
+use pharos_proto::civil_time::days_from_civil;
+
+use super::error::TraceApiError;
+
+/// The query string's pairs, in order (repeated keys such as Jaeger's `traceID` keep every value).
+#[derive(Debug, Default, Clone)]
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn parse(raw: Option<&str>) -> QueryParams {
+        QueryParams(form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect())
+    }
+
+    /// The first non-empty value of `key` (an empty value counts as absent, as Go's `Get` callers
+    /// treat it).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+
+    /// The first non-empty value under any of `keys` (spellings of one parameter), with the key
+    /// that supplied it.
+    pub fn get_any<'a>(&'a self, keys: &[&'a str]) -> Option<(&'a str, &'a str)> {
+        keys.iter().find_map(|key| self.get(key).map(|value| (*key, value)))
+    }
+
+    /// Every non-empty value of `key`.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// An optional integer parameter.
+    pub fn int(&self, key: &str) -> Result<Option<i64>, TraceApiError> {
+        self.get(key).map(|text| parse_int(key, text)).transpose()
+    }
+
+    /// An optional Go duration parameter, in nanoseconds.
+    pub fn duration(&self, key: &str) -> Result<Option<u64>, TraceApiError> {
+        self.get(key)
+            .map(|text| {
+                parse_go_duration(text)
+                    .map_err(|e| TraceApiError::BadRequest(format!("unable to parse param '{key}': {e}")))
+            })
+            .transpose()
+    }
+}
+
+/// A decimal integer parameter.
+pub fn parse_int(key: &str, text: &str) -> Result<i64, TraceApiError> {
+    text.trim()
+        .parse::<i64>()
+        .map_err(|_| TraceApiError::BadRequest(format!("unable to parse param '{key}': {text:?} is not an integer")))
+}
+
+const NANOS_PER_SECOND: u128 = 1_000_000_000;
+
+/// A Go duration (`time.ParseDuration`: `[-+]?([0-9]*(\.[0-9]*)?unit)+` with units `ns`, `us`, `µs`,
+/// `μs`, `ms`, `s`, `m`, `h`, or a bare `0`) in nanoseconds. Negative durations are refused: every
+/// API here uses them as bounds on a span or trace duration.
+pub fn parse_go_duration(text: &str) -> Result<u64, String> {
+    let invalid = || format!("time: invalid duration {text:?}");
+    let (negative, mut rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let int_digits = &rest[..int_len];
+        rest = &rest[int_len..];
+        let mut frac_digits = "";
+        if let Some(after_dot) = rest.strip_prefix('.') {
+            let frac_len = after_dot.bytes().take_while(u8::is_ascii_digit).count();
+            frac_digits = &after_dot[..frac_len];
+            rest = &after_dot[frac_len..];
+        }
+        if int_digits.is_empty() && frac_digits.is_empty() {
+            return Err(invalid());
+        }
+        let unit_len = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let scale: u128 = match unit {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => NANOS_PER_SECOND,
+            "m" => 60 * NANOS_PER_SECOND,
+            "h" => 3600 * NANOS_PER_SECOND,
+            "" => return Err(format!("time: missing unit in duration {text:?}")),
+            other => return Err(format!("time: unknown unit {other:?} in duration {text:?}")),
+        };
+        let overflow = || format!("time: invalid duration {text:?} (out of range)");
+        let whole: u128 = if int_digits.is_empty() {
+            0
+        } else if int_digits.len() > 20 {
+            return Err(overflow());
+        } else {
+            int_digits.parse().map_err(|_| overflow())?
+        };
+        let mut value = whole.checked_mul(scale).ok_or_else(overflow)?;
+        // Digits past the 18th cannot change a value below one nanosecond times 3.6e12.
+        let (mut numerator, mut denominator) = (0u128, 1u128);
+        for digit in frac_digits.bytes().take(18) {
+            numerator = numerator * 10 + u128::from(digit - b'0');
+            denominator *= 10;
+        }
+        value += numerator * scale / denominator;
+        total = total.checked_add(value).filter(|t| *t <= i64::MAX as u128).ok_or_else(overflow)?;
+    }
+    if negative && total > 0 {
+        return Err(format!("negative duration {text:?}"));
+    }
+    Ok(total as u64)
+}
+
+/// RFC 3339 with up to nine fraction digits (`2024-05-01T10:00:00.123456789Z`, `…+02:00`), as Go's
+/// `time.RFC3339Nano` parses it, in nanoseconds since the epoch.
+pub fn parse_rfc3339_nanos(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(range)?;
+        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut nanos = 0i64;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        nanos = format!("{:0<9}", &frac[..digits]).parse().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset_minutes = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let tz = rest.get(1..)?;
+            if tz.len() != 5 || tz.as_bytes()[2] != b':' {
+                return None;
+            }
+            let (h, m): (i64, i64) = (tz[..2].parse().ok()?, tz[3..].parse().ok()?);
+            sign * (h * 60 + m)
+        }
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    seconds.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_in_every_unit() {
+        assert_eq!(parse_go_duration("0"), Ok(0));
+        assert_eq!(parse_go_duration("100ms"), Ok(100_000_000));
+        assert_eq!(parse_go_duration("1.2s"), Ok(1_200_000_000));
+        assert_eq!(parse_go_duration("500us"), Ok(500_000));
+        assert_eq!(parse_go_duration("500µs"), Ok(500_000));
+        assert_eq!(parse_go_duration("1h30m"), Ok(5_400_000_000_000));
+        assert_eq!(parse_go_duration(".5ms"), Ok(500_000));
+        assert_eq!(parse_go_duration("1.ms"), Ok(1_000_000));
+        assert_eq!(parse_go_duration("7ns"), Ok(7));
+        assert_eq!(parse_go_duration("-0s"), Ok(0));
+        assert!(parse_go_duration("").is_err());
+        assert!(parse_go_duration("10").unwrap_err().contains("missing unit"));
+        assert!(parse_go_duration("10d").unwrap_err().contains("unknown unit"));
+        assert!(parse_go_duration("-1s").is_err());
+        assert!(parse_go_duration(".s").is_err());
+        assert!(parse_go_duration("9999999999999h").is_err());
+    }
+
+    #[test]
+    fn rfc3339_with_nanoseconds_and_offsets() {
+        assert_eq!(parse_rfc3339_nanos("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339_nanos("2023-11-14T22:13:20.000000123Z"), Some(1_700_000_000_000_000_123));
+        assert_eq!(parse_rfc3339_nanos("2023-11-15T00:13:20.5+02:00"), Some(1_700_000_000_500_000_000));
+        assert_eq!(parse_rfc3339_nanos("2023-11-14 22:13:20Z"), None);
+        assert_eq!(parse_rfc3339_nanos("2023-11-14T22:13:20.1234567890Z"), None);
+        assert_eq!(parse_rfc3339_nanos("yesterday"), None);
+    }
+
+    #[test]
+    fn params_skip_empty_values_and_keep_repeats() {
+        let p = QueryParams::parse(Some("a=&a=1&traceID=x&traceID=y&query.service_name=s"));
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.all("traceID"), vec!["x", "y"]);
+        assert_eq!(p.get_any(&["query.serviceName", "query.service_name"]), Some(("query.service_name", "s")));
+        assert!(QueryParams::parse(Some("limit=x")).int("limit").is_err());
+    }
+}
+
+// Pharos — query/src/traces/params.rs
