@@ -43,7 +43,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use servers::{Server, dir_size, start_pharos};
+use servers::{Server, cpu_seconds, dir_size, percentile, start_pharos};
 
 const INDEX: &str = "bench-logs";
 const DAY_MS: i64 = 86_400_000;
@@ -190,16 +190,6 @@ fn rfc3339_ms(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{sec:02}.{milli:03}Z")
 }
 
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
-}
-
 async fn post_json(client: &reqwest::Client, url: &str, body: String, content_type: &str) -> (u16, String) {
     let response = client
         .post(url)
@@ -314,11 +304,6 @@ fn queries(start_ms: i64) -> Vec<Query> {
             },
         },
     ]
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 #[tokio::main]

@@ -12,6 +12,7 @@ use pharos_proto::byte_size::ByteSize;
 use pharos_proto::duration::PromDuration;
 use pharos_storage::StorageOptions;
 use pharos_storage::logs::LogStoreOptions;
+use pharos_storage::traces::TraceStoreOptions;
 use pharos_storage::tsdb::{FsyncPolicy, LabelLimits, TsdbOptions};
 use serde::Deserialize;
 
@@ -81,6 +82,8 @@ pub struct StorageConfig {
     pub metrics: MetricsStorageConfig,
     /// The log store.
     pub logs: LogsStorageConfig,
+    /// The trace store.
+    pub traces: TracesStorageConfig,
 }
 
 impl Default for StorageConfig {
@@ -89,6 +92,39 @@ impl Default for StorageConfig {
             data_dir: PathBuf::from("./data"),
             metrics: MetricsStorageConfig::default(),
             logs: LogsStorageConfig::default(),
+            traces: TracesStorageConfig::default(),
+        }
+    }
+}
+
+/// The `storage.traces:` section.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracesStorageConfig {
+    /// Spans are deleted a whole UTC day (of span start time) at a time, once the day ended more
+    /// than this long ago; `0s` keeps everything. Default: `14d`, Tempo's default block retention.
+    pub retention_time: PromDuration,
+    /// Whether RocksDB's WAL is fsynced before an export is acknowledged. Acknowledged spans
+    /// survive a crash of Pharos either way; this decides whether they survive a power loss.
+    /// Default: `true`.
+    pub wal_fsync: bool,
+    /// Span or resource attributes whose `key=value` pairs are indexed, so Jaeger tag searches and
+    /// TraceQL equality on them read only matching spans (other attributes are still searchable,
+    /// by reading the spans a service, name or time index yields). Default: the list in
+    /// `pharos.example.yml` (HTTP method, route and status, RPC and database system, peer service,
+    /// environment, namespace, host…).
+    pub indexed_attributes: Vec<String>,
+    /// RocksDB's block cache. Default: `64MiB`.
+    pub block_cache: ByteSize,
+}
+
+impl Default for TracesStorageConfig {
+    fn default() -> Self {
+        TracesStorageConfig {
+            retention_time: PromDuration::from_secs(14 * 86_400),
+            wal_fsync: true,
+            indexed_attributes: pharos_storage::traces::DEFAULT_INDEXED_ATTRIBUTES.iter().map(|k| k.to_string()).collect(),
+            block_cache: ByteSize::mib(64),
         }
     }
 }
@@ -131,6 +167,39 @@ impl Default for LogsStorageConfig {
 pub struct IngestConfig {
     /// Log receivers (Elasticsearch `_bulk`, JSON lines, Loki push, OTLP logs).
     pub logs: LogsIngestConfig,
+    /// The OTLP trace receivers (gRPC `TraceService/Export`, HTTP `/v1/traces`).
+    pub traces: TracesIngestConfig,
+}
+
+/// The `ingest.traces:` section. Limits beyond which a span's items are dropped (and counted in its
+/// `dropped_*_count` fields, as the OpenTelemetry SDKs do) or its strings cut.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracesIngestConfig {
+    /// Attributes kept per span, per event and per link (the first ones). Default: `128`.
+    pub max_attributes_per_span: usize,
+    /// Events kept per span. Default: `128`.
+    pub max_events_per_span: usize,
+    /// Links kept per span. Default: `128`.
+    pub max_links_per_span: usize,
+    /// Longest string or bytes value kept (attribute keys and values, names, messages); longer
+    /// ones are cut at a character boundary. Default: `64KiB`.
+    pub max_attribute_value_length: ByteSize,
+    /// Exports stored at once; more are answered HTTP 503 with `Retry-After` / gRPC `UNAVAILABLE`,
+    /// which exporters retry. Default: `64`.
+    pub max_concurrent_exports: usize,
+}
+
+impl Default for TracesIngestConfig {
+    fn default() -> Self {
+        TracesIngestConfig {
+            max_attributes_per_span: 128,
+            max_events_per_span: 128,
+            max_links_per_span: 128,
+            max_attribute_value_length: ByteSize(64 << 10),
+            max_concurrent_exports: 64,
+        }
+    }
 }
 
 /// The `ingest.logs:` section.
@@ -406,6 +475,13 @@ impl Config {
                 writer_memory_bytes: self.storage.logs.writer_memory.as_usize(),
                 ..LogStoreOptions::default()
             },
+            traces: TraceStoreOptions {
+                retention: self.storage.traces.retention_time.0,
+                fsync: self.storage.traces.wal_fsync,
+                indexed_attributes: self.storage.traces.indexed_attributes.clone(),
+                block_cache_bytes: self.storage.traces.block_cache.as_usize(),
+                ..TraceStoreOptions::default()
+            },
         }
     }
 
@@ -414,6 +490,18 @@ impl Config {
         pharos_ingest::LogIngestOptions {
             max_document_bytes: self.ingest.logs.max_document_size.as_usize(),
             otlp_index: self.ingest.logs.otlp_index.clone(),
+        }
+    }
+
+    /// The trace receivers' options.
+    pub fn trace_ingest_options(&self) -> pharos_ingest::TraceIngestOptions {
+        let traces = &self.ingest.traces;
+        pharos_ingest::TraceIngestOptions {
+            max_attributes_per_span: traces.max_attributes_per_span,
+            max_events_per_span: traces.max_events_per_span,
+            max_links_per_span: traces.max_links_per_span,
+            max_attribute_value_bytes: traces.max_attribute_value_length.as_usize(),
+            max_concurrent_exports: traces.max_concurrent_exports,
         }
     }
 
@@ -466,6 +554,12 @@ impl Config {
         }
         if self.storage.logs.writer_memory.0 < 15 << 20 {
             return invalid("storage.logs.writer_memory", "must be at least 15MiB (tantivy's minimum)".into());
+        }
+        if self.ingest.traces.max_concurrent_exports == 0 {
+            return invalid("ingest.traces.max_concurrent_exports", "must be greater than 0".into());
+        }
+        if self.storage.traces.indexed_attributes.iter().any(|key| key.is_empty()) {
+            return invalid("storage.traces.indexed_attributes", "an attribute key is empty".into());
         }
         if pharos_storage::logs::validate_index_name(&self.ingest.logs.otlp_index).is_err() {
             return invalid("ingest.logs.otlp_index", format!("{:?} is not a valid index name", self.ingest.logs.otlp_index));
@@ -532,6 +626,28 @@ mod tests {
         assert_eq!(c.query.lookback_delta.to_string(), "5m");
         assert_eq!(c.query.timeout.to_string(), "2m");
         assert_eq!(c.query.engine_options(), pharos_query::promql::EngineOptions::default());
+    }
+
+    #[test]
+    fn trace_sections_map_onto_the_store_and_receiver_options() {
+        let defaults = Config::default();
+        assert_eq!(defaults.storage_options().traces, TraceStoreOptions::default());
+        assert_eq!(defaults.trace_ingest_options(), pharos_ingest::TraceIngestOptions::default());
+        let example = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pharos.example.yml")).unwrap();
+        assert_eq!(example.storage.traces, defaults.storage.traces, "pharos.example.yml states the defaults");
+        assert_eq!(example.ingest.traces, defaults.ingest.traces, "pharos.example.yml states the defaults");
+        let tuned = parse(
+            "storage:\n  traces:\n    retention_time: 0s\n    wal_fsync: false\n    indexed_attributes: [tenant]\n    block_cache: 1GiB\n\
+             ingest:\n  traces:\n    max_links_per_span: 7\n    max_attribute_value_length: 1KiB\n",
+        )
+        .unwrap();
+        let store = tuned.storage_options().traces;
+        assert_eq!(
+            (store.retention, store.fsync, store.indexed_attributes, store.block_cache_bytes),
+            (std::time::Duration::ZERO, false, vec!["tenant".to_string()], 1 << 30)
+        );
+        let receivers = tuned.trace_ingest_options();
+        assert_eq!((receivers.max_links_per_span, receivers.max_attribute_value_bytes), (7, 1024));
     }
 
     #[test]

@@ -95,7 +95,13 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
         registry: registry.clone(),
         ready: Arc::new(AtomicBool::new(false)),
     };
-    let ingest = pharos_ingest::IngestState::new(storage.clone(), &registry, config.log_ingest_options());
+    let ingest = pharos_ingest::IngestState::new(
+        storage.clone(),
+        &registry,
+        config.log_ingest_options(),
+        config.trace_ingest_options(),
+        storage.traces().clone(),
+    );
     let query = pharos_query::QueryState::new(build_info.clone(), storage.clone(), config.query.engine_options());
     let alerting = pharos_alerting::AlertingState { build_info: build_info.clone() };
     let elasticsearch = http::elasticsearch_api(&ingest, &query);

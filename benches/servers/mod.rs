@@ -14,6 +14,8 @@ pub struct Server {
     pub child: Child,
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    /// Pharos' OTLP/HTTP listener, `http://127.0.0.1:PORT` (empty for other servers).
+    pub otlp_http: String,
     pub dir: tempfile::TempDir,
     /// The command line it was started with, for reports.
     pub command: String,
@@ -93,6 +95,7 @@ fn command_line(command: &Command) -> String {
 pub fn start_pharos(bin: &Path) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    let otlp_http_port = free_port();
     let mut command = Command::new(bin);
     command
         .args(["serve", "--data-dir"])
@@ -102,18 +105,16 @@ pub fn start_pharos(bin: &Path) -> Server {
         .arg("--otlp-grpc-listen")
         .arg(format!("127.0.0.1:{}", free_port()))
         .arg("--otlp-http-listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg(format!("127.0.0.1:{otlp_http_port}"))
         .arg("--log-level")
         .arg("warn");
     let text = command_line(&command);
-    let child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it with cargo build --release --bin pharos)", bin.display()));
+    let child = command.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().unwrap_or_else(|e| {
+        panic!("cannot start {}: {e} (build it with cargo build --release --bin pharos)", bin.display())
+    });
     let base = format!("http://127.0.0.1:{port}");
     wait_ready(&format!("{base}/-/ready"));
-    Server { name: "pharos", child, base, dir, command: text }
+    Server { name: "pharos", child, base, otlp_http: format!("http://127.0.0.1:{otlp_http_port}"), dir, command: text }
 }
 
 /// Start Debian's Prometheus as a remote-write receiver with no scrape targets, keeping data for
@@ -139,7 +140,7 @@ pub fn start_prometheus(retention: &str) -> Server {
         .expect("start prometheus (apt-get install prometheus)");
     let base = format!("http://127.0.0.1:{port}");
     wait_ready(&format!("{base}/-/ready"));
-    Server { name: "prometheus", child, base, dir, command: text }
+    Server { name: "prometheus", child, base, otlp_http: String::new(), dir, command: text }
 }
 
 /// Prometheus' persisted blocks (directories with a `meta.json`).
@@ -161,6 +162,23 @@ pub fn prometheus_blocks(data_dir: &Path) -> PrometheusBlocks {
     }
     blocks.names.sort();
     blocks
+}
+
+/// utime + stime of a process, in seconds.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// The `p` quantile (0–1) of ascending `sorted`, by rank (the smallest value with at least p of the
+/// values at or below it).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
 }
 
 pub fn dir_size(path: &Path) -> u64 {
