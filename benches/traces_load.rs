@@ -7,7 +7,8 @@
 //! CARGO_TARGET_DIR=$HOME/.cache/pharos/target cargo bench --locked --bench traces_load -- --spans 10000000
 //! ```
 //!
-//! Spans (fixed seed, generated while sending): traces of 2–14 spans (8 on average) over 1–4 of 20
+//! Spans (fixed seed; every export encoded before the clock starts, so the generator does not compete
+//! with Pharos for the CPU while it is measured): traces of 2–14 spans (8 on average) over 1–4 of 20
 //! services, each service on 3 pods (its own OTLP resource: service, namespace, version, host, pod,
 //! environment, SDK attributes). A trace is a server root (`GET /api/v1/<endpoint>`), internal,
 //! database (`SELECT …` with a statement) and client/server spans across services, each with 8–11
@@ -16,7 +17,7 @@
 //! are spread evenly over the hour before the run.
 //!
 //! Ingest: `--senders` connections each export their own slice of the traces in requests of
-//! `--batch` spans. Reported: spans per second of wall time and per second of Pharos' CPU time
+//! `--batch` spans (about 3.3 GB of memory for the bodies of 10M spans). Reported: spans per second of wall time and per second of Pharos' CPU time
 //! (utime + stime), and the size of `data/traces` per span, right after the last acknowledgement
 //! and again after `--settle` seconds (compactions).
 //!
@@ -34,7 +35,6 @@
 mod servers;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
@@ -274,28 +274,42 @@ struct Sent {
     trace_ids: Vec<[u8; 16]>,
 }
 
-async fn ingest(url: &str, o: &Options, start_ns: u64, window_ns: u64) -> Sent {
-    let client = reqwest::Client::new();
+/// Every sender's export bodies, encoded before the clock starts (so the load generator does not
+/// compete with Pharos for the CPU while it is measured), with the span count of each.
+fn exports(o: &Options, start_ns: u64, window_ns: u64) -> (Vec<Vec<(bytes::Bytes, u64)>>, Vec<[u8; 16]>) {
     // 8 spans per trace on average: enough traces for `o.spans`.
     let traces = o.spans / 8;
-    let sent = Arc::new(Mutex::new(Sent { spans: 0, trace_ids: Vec::new() }));
-    let mut tasks = Vec::new();
+    let mut per_sender = Vec::new();
+    let mut trace_ids = Vec::with_capacity(traces as usize);
     for sender in 0..o.senders {
-        let (client, url, sent) = (client.clone(), url.to_string(), sent.clone());
-        let (first, last, batch) = (traces * sender / o.senders, traces * (sender + 1) / o.senders, o.batch);
+        let (first, last) = (traces * sender / o.senders, traces * (sender + 1) / o.senders);
+        let mut bodies = Vec::new();
+        let mut n = first;
+        while n < last {
+            let mut spans = Vec::with_capacity(o.batch + 16);
+            while n < last && spans.len() < o.batch {
+                let (trace_spans, id) = trace(n, start_ns, window_ns, traces);
+                spans.extend(trace_spans);
+                trace_ids.push(id);
+                n += 1;
+            }
+            let count = spans.len() as u64;
+            bodies.push((bytes::Bytes::from(request(spans).encode_to_vec()), count));
+        }
+        per_sender.push(bodies);
+    }
+    (per_sender, trace_ids)
+}
+
+/// Sends every sender's bodies on its own connection; returns the spans acknowledged.
+async fn ingest(url: &str, exports: Vec<Vec<(bytes::Bytes, u64)>>) -> u64 {
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for bodies in exports {
+        let (client, url) = (client.clone(), url.to_string());
         tasks.push(tokio::spawn(async move {
-            let mut n = first;
-            let (mut spans_sent, mut ids) = (0u64, Vec::new());
-            while n < last {
-                let mut spans = Vec::with_capacity(batch + 16);
-                while n < last && spans.len() < batch {
-                    let (trace_spans, id) = trace(n, start_ns, window_ns, traces);
-                    spans.extend(trace_spans);
-                    ids.push(id);
-                    n += 1;
-                }
-                let count = spans.len() as u64;
-                let body = request(spans).encode_to_vec();
+            let mut spans_sent = 0;
+            for (body, count) in bodies {
                 let response = client
                     .post(&url)
                     .header("content-type", "application/x-protobuf")
@@ -310,15 +324,14 @@ async fn ingest(url: &str, o: &Options, start_ns: u64, window_ns: u64) -> Sent {
                 assert!(answer.partial_success.as_ref().is_none_or(|p| p.rejected_spans == 0), "{answer:?}");
                 spans_sent += count;
             }
-            let mut sent = sent.lock().unwrap();
-            sent.spans += spans_sent;
-            sent.trace_ids.extend(ids);
+            spans_sent
         }));
     }
+    let mut sent = 0;
     for task in tasks {
-        task.await.unwrap();
+        sent += task.await.unwrap();
     }
-    Arc::try_unwrap(sent).ok().unwrap().into_inner().unwrap()
+    sent
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -374,18 +387,27 @@ async fn main() {
     );
     println!("# pharos: {}", server.command);
 
+    let generated = Instant::now();
+    let (bodies, trace_ids) = exports(&o, start_ns, window_ns);
+    let encoded: usize = bodies.iter().flatten().map(|(body, _)| body.len()).sum();
+    println!(
+        "generated: {} exports, {:.1} MB of OTLP protobuf in {:.1} s (before the clock starts)",
+        bodies.iter().map(Vec::len).sum::<usize>(),
+        encoded as f64 / 1e6,
+        generated.elapsed().as_secs_f64()
+    );
     let cpu_before = cpu_seconds(pid);
     let started = Instant::now();
-    let sent = ingest(&format!("{}/v1/traces", server.otlp_http), &o, start_ns, window_ns).await;
+    let spans = ingest(&format!("{}/v1/traces", server.otlp_http), bodies).await;
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid) - cpu_before;
     println!(
-        "ingest: {} spans in {} traces, {wall:.1} s wall, {cpu:.1} s Pharos CPU → {:.0} spans/s wall, {:.0} spans/s per core",
-        sent.spans,
-        sent.trace_ids.len(),
-        sent.spans as f64 / wall,
-        sent.spans as f64 / cpu
+        "ingest: {spans} spans in {} traces, {wall:.1} s wall, {cpu:.1} s Pharos CPU → {:.0} spans/s wall, {:.0} spans/s per core",
+        trace_ids.len(),
+        spans as f64 / wall,
+        spans as f64 / cpu
     );
+    let sent = Sent { spans, trace_ids };
     let traces_dir = server.data_dir().join("traces");
     let size = dir_size(&traces_dir);
     println!(
@@ -397,12 +419,13 @@ async fn main() {
         let cpu_before = cpu_seconds(pid);
         tokio::time::sleep(Duration::from_secs(o.settle)).await;
         let size = dir_size(&traces_dir);
+        let settle_cpu = cpu_seconds(pid) - cpu_before;
         println!(
-            "disk: {:.1} MB = {:.1} bytes per span (after {} s; {:.1} s Pharos CPU meanwhile)",
+            "disk: {:.1} MB = {:.1} bytes per span (after {} s; {settle_cpu:.1} s Pharos CPU meanwhile → {:.0} spans/s per core counting it)",
             size as f64 / 1e6,
             size as f64 / sent.spans as f64,
             o.settle,
-            cpu_seconds(pid) - cpu_before
+            sent.spans as f64 / (cpu + settle_cpu)
         );
     }
 

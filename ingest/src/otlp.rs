@@ -203,7 +203,17 @@ async fn store_traces(
     let accepted = state.ingested_items.with(&["traces"]);
     log_sink::run_blocking(move || {
         let _slot = slot;
-        let (spans, rejected, message) = otlp_traces::spans_from_otlp(export.decode()?, &options);
+        let (mut spans, mut rejected, mut message) = otlp_traces::spans_from_otlp(export.decode()?, &options);
+        if let Some(oldest) = sink.oldest_storable_nanos() {
+            let before = spans.len();
+            spans.retain(|span| i64::try_from(span.start_time_unix_nano).is_ok_and(|start| start >= oldest));
+            let too_old = (before - spans.len()) as u64;
+            if too_old > 0 {
+                rejected += too_old;
+                let note = format!("{too_old} spans start before the trace store's retention (storage.traces.retention_time)");
+                message = if message.is_empty() { note } else { format!("{message}; {note}") };
+            }
+        }
         let count = spans.len();
         if count > 0 {
             sink.append(spans).map_err(|e| IngestError::Overloaded(format!("cannot store spans: {e}")))?;

@@ -17,12 +17,23 @@ pub trait SpanSink: Send + Sync {
     /// failure with a retryable error for the whole export, so a partial append would be stored
     /// twice on retry. The error is a human-readable reason.
     fn append(&self, spans: Vec<Span>) -> Result<(), String>;
+
+    /// Spans starting before this time (ns since the epoch) would not be kept (they are past the
+    /// store's retention); receivers reject them in `partial_success` instead of appending them.
+    /// `None`: every time is kept.
+    fn oldest_storable_nanos(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// The trace store: one atomic RocksDB write batch per export, durable when it returns.
 impl SpanSink for TraceStore {
     fn append(&self, spans: Vec<Span>) -> Result<(), String> {
         TraceStore::append(self, &spans).map_err(|e| e.to_string())
+    }
+
+    fn oldest_storable_nanos(&self) -> Option<i64> {
+        TraceStore::oldest_storable_nanos(self)
     }
 }
 
@@ -34,6 +45,7 @@ pub struct MemorySpanSink {
     spans: Mutex<Vec<Span>>,
     appends: Mutex<usize>,
     failure: Mutex<Option<String>>,
+    oldest_storable: Mutex<Option<i64>>,
 }
 
 #[cfg(test)]
@@ -57,6 +69,11 @@ impl MemorySpanSink {
     pub fn fail_with(&self, reason: Option<&str>) {
         *self.failure.lock().unwrap() = reason.map(str::to_owned);
     }
+
+    /// From now on, [`SpanSink::oldest_storable_nanos`] answers `oldest` (a retention horizon).
+    pub fn keep_from(&self, oldest: Option<i64>) {
+        *self.oldest_storable.lock().unwrap() = oldest;
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +85,10 @@ impl SpanSink for MemorySpanSink {
         self.spans.lock().unwrap().extend(spans);
         *self.appends.lock().unwrap() += 1;
         Ok(())
+    }
+
+    fn oldest_storable_nanos(&self) -> Option<i64> {
+        *self.oldest_storable.lock().unwrap()
     }
 }
 

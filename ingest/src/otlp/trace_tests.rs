@@ -140,6 +140,24 @@ async fn protobuf_export_is_stored_counted_and_answered_in_protobuf() {
 }
 
 #[tokio::test]
+async fn spans_past_the_store_retention_are_rejected_not_silently_dropped() {
+    let sink = MemorySpanSink::new();
+    let harness = Harness::with_sink(&sink);
+    let mut old = span("old", vec![4; 16]);
+    old.start_time_unix_nano = 1_000;
+    old.end_time_unix_nano = 2_000;
+    sink.keep_from(Some(1_600_000_000_000_000_000));
+    let request = export_of(vec![old, span("new", vec![5; 16])]);
+    let (status, _, body) = send(&harness.http(), post("application/x-protobuf", request.encode_to_vec())).await;
+    assert_eq!(status, StatusCode::OK);
+    let partial = ExportTraceServiceResponse::decode(&body[..]).unwrap().partial_success.unwrap();
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(partial.error_message.contains("retention"), "{}", partial.error_message);
+    assert_eq!(sink.spans().iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["new"]);
+    assert_eq!(harness.spans_counted(), 1.0);
+}
+
+#[tokio::test]
 async fn gzip_bodies_are_decoded() {
     let sink = MemorySpanSink::new();
     let harness = Harness::with_sink(&sink);

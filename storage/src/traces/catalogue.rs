@@ -17,7 +17,9 @@
 //! a zero count (in flight, or of a failed write) are never listed.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::codec::{DecodeError, Reader, put_value, read_value};
 use super::keys::{CatalogueKey, DURATION_CLASSES, duration_class};
@@ -341,7 +343,7 @@ struct ServiceDelta<'a> {
 
 impl Default for ServiceDelta<'_> {
     fn default() -> Self {
-        ServiceDelta { spans: 0, errors: 0, durations: [0; DURATION_CLASSES], operations: HashMap::new() }
+        ServiceDelta { spans: 0, errors: 0, durations: [0; DURATION_CLASSES], operations: HashMap::default() }
     }
 }
 

@@ -396,8 +396,14 @@ fn first_key(store: &TraceStore, spans: bool, first: u8) -> (Vec<u8>, Vec<u8>) {
     let inner = store.inner();
     let bucket = inner.buckets_overlapping(&TimeRange::ALL).pop().unwrap();
     let cf = inner.db.cf_handle(if spans { &bucket.spans_cf } else { &bucket.index_cf }).unwrap();
-    let mut it = inner.db.raw_iterator_cf(&cf);
-    it.seek([first]);
+    // A whole-order walk: the spans families hash their memtable on the 16-byte trace-id prefix,
+    // which a shorter seek key does not have.
+    let mut read = rocksdb::ReadOptions::default();
+    read.set_total_order_seek(true);
+    let mut it = inner.db.raw_iterator_cf_opt(&cf, read);
+    let mut seek = [0u8; 16];
+    seek[0] = first;
+    it.seek(seek);
     let (k, v) = it.item().unwrap();
     assert_eq!(k[0], first);
     (k.to_vec(), v.to_vec())
