@@ -70,8 +70,16 @@ pub fn time_param(params: &Params, key: &str, default: i64) -> Result<i64, Strin
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` → milliseconds since the epoch.
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` → milliseconds since the epoch (the fraction
+/// truncated to milliseconds).
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    parse_rfc3339_nanos(text).map(|nanos| nanos.div_euclid(1_000_000))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` → nanoseconds since the epoch, as Go's
+/// `time.RFC3339Nano` reads it: `T`, `t` or a space between date and time, a leap second `60`,
+/// any number of fraction digits (those past nine are dropped).
+pub fn parse_rfc3339_nanos(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
         return None;
@@ -86,14 +94,13 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         return None;
     }
     let mut rest = &text[19..];
-    let mut millis = 0i64;
+    let mut nanos = 0i64;
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
             return None;
         }
-        let padded = format!("{:0<3}", &frac[..digits.min(3)]);
-        millis = padded.parse().ok()?;
+        nanos = format!("{:0<9}", &frac[..digits.min(9)]).parse().ok()?;
         rest = &frac[digits..];
     }
     let offset_minutes = match rest {
@@ -112,9 +119,8 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
             sign * (h * 60 + m)
         }
     };
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    Some(seconds * 1000 + millis)
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    seconds.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
 pub use pharos_proto::civil_time::days_from_civil;
@@ -122,6 +128,19 @@ pub use pharos_proto::civil_time::days_from_civil;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_with_nanoseconds_offsets_and_go_leniency() {
+        assert_eq!(parse_rfc3339_nanos("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339_nanos("2023-11-14T22:13:20.000000123Z"), Some(1_700_000_000_000_000_123));
+        assert_eq!(parse_rfc3339_nanos("2023-11-15T00:13:20.5+02:00"), Some(1_700_000_000_500_000_000));
+        assert_eq!(parse_rfc3339_nanos("2023-11-14 22:13:20Z"), Some(1_700_000_000_000_000_000));
+        assert_eq!(parse_rfc3339_nanos("2023-11-14T22:13:20.1234567891Z"), Some(1_700_000_000_123_456_789));
+        assert_eq!(parse_rfc3339_nanos("1969-12-31T23:59:59.9995Z"), Some(-500_000));
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59.9995Z"), Some(-1), "milliseconds round down");
+        assert_eq!(parse_rfc3339_nanos("2023-11-14T22:13:20."), None);
+        assert_eq!(parse_rfc3339_nanos("yesterday"), None);
+    }
 
     #[test]
     fn times_in_every_form() {

@@ -25,9 +25,10 @@ use serde_json::{Value, json};
 use super::error::TraceApiError;
 use super::jaeger::{DEFAULT_SEARCH_LIMIT, apply_jaeger_tags, parse_tags_json};
 use super::otlp_out::{JsonFlavor, resource_spans_json};
-use super::params::{QueryParams, parse_go_duration, parse_rfc3339_nanos};
+use super::params::{QueryParams, parse_go_duration};
 use super::search::{self, MAX_CANDIDATE_TRACES};
 use super::{Shared, TraceApi, blocking, json_response};
+use crate::params::parse_rfc3339_nanos;
 
 /// The api_v3 routes, with full paths.
 pub(super) fn routes() -> Router<Arc<TraceApi>> {

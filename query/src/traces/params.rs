@@ -1,7 +1,5 @@
 //! Request parameters of the trace APIs: the query string, Go durations (`1.5s`, `100ms`,
-//! `500us`), RFC 3339 times with nanoseconds, integers with the parameter named in the error.
-
-use pharos_proto::civil_time::days_from_civil;
+//! `500us`), integers with the parameter named in the error (RFC 3339 times: `crate::params`).
 
 use super::error::TraceApiError;
 
@@ -123,52 +121,6 @@ pub fn parse_go_duration(text: &str) -> Result<u64, String> {
     Ok(total as u64)
 }
 
-/// RFC 3339 with up to nine fraction digits (`2024-05-01T10:00:00.123456789Z`, `…+02:00`), as Go's
-/// `time.RFC3339Nano` parses it, in nanoseconds since the epoch.
-pub fn parse_rfc3339_nanos(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let s = text.get(range)?;
-        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    let mut nanos = 0i64;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits > 9 {
-            return None;
-        }
-        nanos = format!("{:0<9}", &frac[..digits]).parse().ok()?;
-        rest = &frac[digits..];
-    }
-    let offset_minutes = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let tz = rest.get(1..)?;
-            if tz.len() != 5 || tz.as_bytes()[2] != b':' {
-                return None;
-            }
-            let (h, m): (i64, i64) = (tz[..2].parse().ok()?, tz[3..].parse().ok()?);
-            sign * (h * 60 + m)
-        }
-    };
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    seconds.checked_mul(1_000_000_000)?.checked_add(nanos)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,16 +143,6 @@ mod tests {
         assert!(parse_go_duration("-1s").is_err());
         assert!(parse_go_duration(".s").is_err());
         assert!(parse_go_duration("9999999999999h").is_err());
-    }
-
-    #[test]
-    fn rfc3339_with_nanoseconds_and_offsets() {
-        assert_eq!(parse_rfc3339_nanos("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339_nanos("2023-11-14T22:13:20.000000123Z"), Some(1_700_000_000_000_000_123));
-        assert_eq!(parse_rfc3339_nanos("2023-11-15T00:13:20.5+02:00"), Some(1_700_000_000_500_000_000));
-        assert_eq!(parse_rfc3339_nanos("2023-11-14 22:13:20Z"), None);
-        assert_eq!(parse_rfc3339_nanos("2023-11-14T22:13:20.1234567890Z"), None);
-        assert_eq!(parse_rfc3339_nanos("yesterday"), None);
     }
 
     #[test]
