@@ -725,15 +725,7 @@ fn keyword_static(word: &str) -> Option<Static> {
         "unset" => Static::Status(StatusCode::Unset),
         "minInt" => Static::Int(i64::MIN),
         "maxInt" => Static::Int(i64::MAX),
-        _ => Static::Kind(match word {
-            "unspecified" => SpanKind::Unspecified,
-            "internal" => SpanKind::Internal,
-            "server" => SpanKind::Server,
-            "client" => SpanKind::Client,
-            "producer" => SpanKind::Producer,
-            "consumer" => SpanKind::Consumer,
-            _ => return None,
-        }),
+        _ => Static::Kind(SpanKind::parse(word)?),
     })
 }
 
