@@ -130,9 +130,6 @@ const WRITE_BUFFER_BYTES: usize = 64 << 20;
 const TOTAL_WRITE_BUFFER_BYTES: usize = 256 << 20;
 const MAX_TOTAL_WAL_BYTES: u64 = 512 << 20;
 const BLOCK_BYTES: usize = 16 << 10;
-const BOTTOMMOST_ZSTD_LEVEL: i32 = 1;
-/// ZSTD dictionary of the spans' bottommost level, trained on up to 64× its size of samples.
-const SPANS_ZSTD_DICTIONARY_BYTES: i32 = 16 << 10;
 
 pub(super) fn now_nanos() -> i64 {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
@@ -178,9 +175,9 @@ fn table_options(cache: &Cache, whole_key_filtering: bool) -> BlockBasedOptions 
 }
 
 /// Universal compaction (a day only grows and leaves whole, so compaction only has to bound the
-/// sorted runs; it rewrites each byte fewer times than leveled compaction). LZ4 for new runs
-/// (flushes and early merges stay cheap), ZSTD level 1 for the bottommost, which holds most of the
-/// data: level 3 cost 18 % more CPU per span in a sustained ingest for 1.5 % fewer bytes (see
+/// sorted runs; it rewrites each byte fewer times than leveled compaction) and LZ4 everywhere:
+/// ZSTD for the bottommost cost 18 % (level 3) and then 7.5 % (level 1) of the CPU of a sustained
+/// ingest, a trained dictionary another 6 %, for a few percent fewer bytes (see
 /// `docs/format/traces.md` for the measurements).
 fn bucket_cf_options(cache: &Cache, whole_key_filtering: bool) -> Options {
     let mut o = Options::default();
@@ -193,20 +190,15 @@ fn bucket_cf_options(cache: &Cache, whole_key_filtering: bool) -> Options {
     universal.set_min_merge_width(4);
     o.set_universal_compaction_options(&universal);
     o.set_compression_type(DBCompressionType::Lz4);
-    o.set_bottommost_compression_type(DBCompressionType::Zstd);
-    o.set_bottommost_compression_options(-14, BOTTOMMOST_ZSTD_LEVEL, 0, 0, true);
+    o.set_bottommost_compression_type(DBCompressionType::Lz4);
     o.set_block_based_table_factory(&table_options(cache, whole_key_filtering));
     o
 }
 
 /// `spans.<date>`: 16-byte prefix extractor (the trace id) with prefix bloom filters in the
 /// memtable and the SST files; no whole-key filter (chunks are only ever read by trace prefix).
-/// Span bodies repeat attribute keys and values across chunks, so the bottommost ZSTD level uses a
-/// trained dictionary (the posting groups of the index, mostly random ids, gain nothing from one).
 fn spans_cf_options(cache: &Cache) -> Options {
     let mut o = bucket_cf_options(cache, false);
-    o.set_bottommost_compression_options(-14, BOTTOMMOST_ZSTD_LEVEL, 0, SPANS_ZSTD_DICTIONARY_BYTES, true);
-    o.set_bottommost_zstd_max_train_bytes(SPANS_ZSTD_DICTIONARY_BYTES * 64, true);
     o.set_prefix_extractor(SliceTransform::create_fixed_prefix(TRACE_PREFIX_LEN));
     o.set_memtable_prefix_bloom_ratio(0.05);
     // Every read of this family is by trace-id prefix, so the memtable can hash on it: an insert
