@@ -4,6 +4,7 @@
 //! The face of the crate is [`router`]: the Alertmanager API v2 under `/alertmanager/api/v2`.
 
 mod error;
+pub mod notifier;
 pub mod rules;
 
 use std::sync::Arc;
