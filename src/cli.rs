@@ -62,9 +62,17 @@ impl ServeArgs {
 }
 
 pub fn check_config(file: &Path) -> ExitCode {
-    match Config::load(file) {
-        Ok(_) => {
-            println!("SUCCESS: {} is valid Pharos configuration", file.display());
+    let config = match Config::load(file) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("FAILED: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = config.alerting_options(Some(file.parent().unwrap_or(Path::new(""))));
+    match pharos_alerting::Alerting::check(&options) {
+        Ok(summary) => {
+            println!("SUCCESS: {} is valid Pharos configuration ({summary})", file.display());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -30,6 +30,57 @@ pub struct Config {
     pub query: QueryConfig,
     /// Pharos' own logs.
     pub log: LogConfig,
+    /// Rule evaluation and the Alertmanager-compatible notifier.
+    pub alerting: AlertingConfig,
+}
+
+/// The `alerting:` section: Prometheus rule files evaluated by Pharos, and the notifier that
+/// Pharos' alerts (and other Prometheus servers' alerts, posted to `/alertmanager/api/v2/alerts`)
+/// go to. Relative paths are relative to the directory of the configuration file.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertingConfig {
+    /// Prometheus rule files, as globs (`rules/*.yml`), loaded unchanged. Default: none.
+    pub rule_files: Vec<String>,
+    /// How often a rule group without its own `interval` is evaluated (Prometheus'
+    /// `global.evaluation_interval`). Default: `1m`.
+    pub evaluation_interval: PromDuration,
+    /// Labels added to every alert (Prometheus' `global.external_labels`). Default: none.
+    pub external_labels: std::collections::BTreeMap<String, String>,
+    /// The URL users reach Pharos at, for the links in alerts and notifications (Prometheus' and
+    /// Alertmanager's `--web.external-url`). Default: `http://<server.http_listen>`.
+    pub external_url: Option<String>,
+    /// Least time between two sends of a still-active alert to the notifier (Prometheus'
+    /// `--rules.alert.resend-delay`). Default: `1m`.
+    pub resend_delay: PromDuration,
+    /// How long Pharos may have been down for the `for` state of alerts to be restored
+    /// (`--rules.alert.for-outage-tolerance`). Default: `1h`.
+    pub for_outage_tolerance: PromDuration,
+    /// Least time an alert waits after a restart before it fires when its restored `for` would
+    /// fire it sooner (`--rules.alert.for-grace-period`). Default: `10m`.
+    pub for_grace_period: PromDuration,
+    /// An `alertmanager.yml`, used unchanged. Default: none: alerts are kept and shown by the
+    /// API, and nothing is sent.
+    pub alertmanager_config: Option<PathBuf>,
+    /// How long expired silences and notification-log entries are kept (Alertmanager's
+    /// `--data.retention`). Default: `120h`.
+    pub data_retention: PromDuration,
+}
+
+impl Default for AlertingConfig {
+    fn default() -> Self {
+        AlertingConfig {
+            rule_files: Vec::new(),
+            evaluation_interval: PromDuration::from_secs(60),
+            external_labels: Default::default(),
+            external_url: None,
+            resend_delay: PromDuration::from_secs(60),
+            for_outage_tolerance: PromDuration::from_secs(3600),
+            for_grace_period: PromDuration::from_secs(600),
+            alertmanager_config: None,
+            data_retention: PromDuration::from_secs(120 * 3600),
+        }
+    }
 }
 
 /// The `server:` section.
@@ -123,7 +174,10 @@ impl Default for TracesStorageConfig {
         TracesStorageConfig {
             retention_time: PromDuration::from_secs(14 * 86_400),
             wal_fsync: true,
-            indexed_attributes: pharos_storage::traces::DEFAULT_INDEXED_ATTRIBUTES.iter().map(|k| k.to_string()).collect(),
+            indexed_attributes: pharos_storage::traces::DEFAULT_INDEXED_ATTRIBUTES
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
             block_cache: ByteSize::mib(64),
         }
     }
@@ -416,8 +470,8 @@ pub struct Overrides {
 impl Config {
     /// Read and validate a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Config::parse(path, &text)
     }
 
@@ -436,7 +490,8 @@ impl Config {
                 let (line, column) = located(e.inner());
                 // serde_yaml names only the enclosing map; serde_path_to_error knows the full key path.
                 let inner = strip_location(&e.inner().to_string());
-                let reason = inner.split_once(": ").filter(|(p, _)| !p.contains(' ')).map_or(inner.as_str(), |(_, r)| r);
+                let reason =
+                    inner.split_once(": ").filter(|(p, _)| !p.contains(' ')).map_or(inner.as_str(), |(_, r)| r);
                 let key = e.path().to_string();
                 let message = if key == "." { reason.to_string() } else { format!("{key}: {reason}") };
                 ConfigError::Parse { path: path.to_path_buf(), line, column, message }
@@ -505,6 +560,44 @@ impl Config {
         }
     }
 
+    /// The alerting crate's options; relative paths are resolved against `config_dir` (the
+    /// configuration file's directory).
+    pub fn alerting_options(&self, config_dir: Option<&Path>) -> pharos_alerting::AlertingOptions {
+        let resolve = |path: &Path| match config_dir {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        };
+        let alerting = &self.alerting;
+        let external_url = alerting
+            .external_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.server.http_listen))
+            .trim_end_matches('/')
+            .to_string();
+        pharos_alerting::AlertingOptions {
+            rule_files: alerting
+                .rule_files
+                .iter()
+                .map(|p| resolve(Path::new(p)).to_string_lossy().into_owned())
+                .collect(),
+            rules: pharos_alerting::rules::RuleManagerOptions {
+                evaluation_interval: alerting.evaluation_interval.0,
+                external_labels: alerting.external_labels.clone(),
+                external_url: external_url.clone(),
+                resend_delay: alerting.resend_delay.0,
+                for_outage_tolerance: alerting.for_outage_tolerance.0,
+                for_grace_period: alerting.for_grace_period.0,
+                query_timeout: self.query.timeout.0,
+            },
+            alertmanager_config: alerting.alertmanager_config.as_deref().map(resolve),
+            notifier: pharos_alerting::notifier::NotifierOptions {
+                data_dir: self.storage.data_dir.join("alertmanager"),
+                retention: alerting.data_retention.0,
+                external_url: format!("{external_url}{}", pharos_proto::prefix::ALERTMANAGER),
+            },
+        }
+    }
+
     /// Apply command-line overrides.
     pub fn apply(&mut self, overrides: &Overrides) {
         if let Some(dir) = &overrides.data_dir {
@@ -534,7 +627,10 @@ impl Config {
         if server.max_decoded_body < server.max_request_body {
             return invalid(
                 "server.max_decoded_body",
-                format!("{} is smaller than server.max_request_body ({})", server.max_decoded_body, server.max_request_body),
+                format!(
+                    "{} is smaller than server.max_request_body ({})",
+                    server.max_decoded_body, server.max_request_body
+                ),
             );
         }
         if server.request_timeout.0.is_zero() {
@@ -562,7 +658,10 @@ impl Config {
             return invalid("storage.traces.indexed_attributes", "an attribute key is empty".into());
         }
         if pharos_storage::logs::validate_index_name(&self.ingest.logs.otlp_index).is_err() {
-            return invalid("ingest.logs.otlp_index", format!("{:?} is not a valid index name", self.ingest.logs.otlp_index));
+            return invalid(
+                "ingest.logs.otlp_index",
+                format!("{:?} is not a valid index name", self.ingest.logs.otlp_index),
+            );
         }
         let metrics = &self.storage.metrics;
         if metrics.wal_fsync == WalFsync::Interval && metrics.wal_fsync_interval.0.is_zero() {
@@ -571,8 +670,17 @@ impl Config {
         if metrics.max_label_name_length == 0 || metrics.max_label_value_length == 0 {
             return invalid("storage.metrics", "label length limits must be greater than 0".into());
         }
+        if self.alerting.evaluation_interval.0.is_zero() {
+            return invalid("alerting.evaluation_interval", "must be greater than 0s".into());
+        }
+        if let Some(name) = self.alerting.external_labels.keys().find(|n| !is_label_name(n)) {
+            return invalid("alerting.external_labels", format!("{name:?} is not a valid label name"));
+        }
         if server.shutdown_grace.0.as_secs() > 9 {
-            return invalid("server.shutdown_grace", format!("{} is over 9s; Pharos must exit within 10 s", server.shutdown_grace));
+            return invalid(
+                "server.shutdown_grace",
+                format!("{} is over 9s; Pharos must exit within 10 s", server.shutdown_grace),
+            );
         }
         let listeners = [
             ("server.http_listen", server.http_listen),
@@ -589,6 +697,13 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Prometheus' label-name rule, `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn is_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_'))
 }
 
 /// serde_yaml appends " at line L column C" to its messages; Pharos puts the location first.
@@ -636,6 +751,7 @@ mod tests {
         let example = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pharos.example.yml")).unwrap();
         assert_eq!(example.storage.traces, defaults.storage.traces, "pharos.example.yml states the defaults");
         assert_eq!(example.ingest.traces, defaults.ingest.traces, "pharos.example.yml states the defaults");
+        assert_eq!(example.alerting, defaults.alerting, "pharos.example.yml states the defaults");
         let tuned = parse(
             "storage:\n  traces:\n    retention_time: 0s\n    wal_fsync: false\n    indexed_attributes: [tenant]\n    block_cache: 1GiB\n\
              ingest:\n  traces:\n    max_links_per_span: 7\n    max_attribute_value_length: 1KiB\n",

@@ -11,16 +11,21 @@ use std::sync::{Arc, RwLock};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::lifecycle::LogLevelHandle;
 
+/// Run on every reload with the new configuration before it is swapped in; an error keeps the
+/// running configuration (for parts that read files of their own, such as rule files).
+pub type ReloadHook = Box<dyn Fn(&Config) -> Result<(), String> + Send + Sync>;
+
 pub struct Reloader {
     path: Option<PathBuf>,
     overrides: Overrides,
     current: RwLock<Arc<Config>>,
     log_level: Option<LogLevelHandle>,
+    hooks: RwLock<Vec<ReloadHook>>,
 }
 
 impl Reloader {
     pub fn new(path: Option<PathBuf>, overrides: Overrides, config: Config, log_level: Option<LogLevelHandle>) -> Self {
-        Reloader { path, overrides, current: RwLock::new(Arc::new(config)), log_level }
+        Reloader { path, overrides, current: RwLock::new(Arc::new(config)), log_level, hooks: RwLock::new(Vec::new()) }
     }
 
     /// Read the configuration file (if any) and apply the overrides.
@@ -32,6 +37,16 @@ impl Reloader {
         config.apply(overrides);
         config.validate(path.unwrap_or(std::path::Path::new("<command line>")))?;
         Ok(config)
+    }
+
+    /// Add a hook run on every reload (see [`ReloadHook`]).
+    pub fn on_reload(&self, hook: ReloadHook) {
+        self.hooks.write().expect("hooks lock").push(hook);
+    }
+
+    /// The directory of the configuration file, against which relative paths in it resolve.
+    pub fn config_dir(&self) -> Option<PathBuf> {
+        self.path.as_ref().map(|p| p.parent().map(PathBuf::from).unwrap_or_default())
     }
 
     pub fn current(&self) -> Arc<Config> {
@@ -50,6 +65,12 @@ impl Reloader {
                 return Err(e);
             }
         };
+        for hook in self.hooks.read().expect("hooks lock").iter() {
+            if let Err(message) = hook(&new) {
+                tracing::error!(error = %message, "reload failed; keeping the running configuration");
+                return Err(ConfigError::Invalid { path: path.clone(), key: "alerting", message });
+            }
+        }
         let old = self.current();
         let restart_needed = [
             ("server.http_listen", old.server.http_listen != new.server.http_listen),

@@ -33,6 +33,8 @@ pub enum ServeError {
     Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error("cannot start: {0}")]
     Startup(std::io::Error),
+    #[error("cannot start alerting: {0}")]
+    Alerting(pharos_alerting::AlertingError),
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -103,24 +105,42 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
         storage.traces().clone(),
     );
     let query = pharos_query::QueryState::new(build_info.clone(), storage.clone(), config.query.engine_options());
-    let alerting = pharos_alerting::AlertingState { build_info: build_info.clone() };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let alerting = pharos_alerting::Alerting::start(
+        &config.alerting_options(reloader.config_dir().as_deref()),
+        &storage,
+        query.engine.clone(),
+        &registry,
+        build_info.clone(),
+        stop_rx.clone(),
+    )
+    .map_err(ServeError::Alerting)?;
+    {
+        let (alerting, reloader_for_hook) = (alerting.clone(), std::sync::Arc::downgrade(&reloader));
+        reloader.on_reload(Box::new(move |new| {
+            let dir = reloader_for_hook.upgrade().and_then(|r| r.config_dir());
+            alerting.apply(&new.alerting_options(dir.as_deref())).map_err(|e| e.to_string())
+        }));
+    }
     let elasticsearch = http::elasticsearch_api(&ingest, &query);
     let main_router = http::main_router(
         shared.clone(),
         CrateRouters {
             ingest: pharos_ingest::router(ingest.clone()),
             query: pharos_query::router(query),
-            alerting: pharos_alerting::router(alerting),
+            alerting: alerting.router(),
             elasticsearch: elasticsearch.clone(),
         },
     );
     let otlp_http_router = http::otlp_http_router(shared.clone(), pharos_ingest::otlp_http_router(ingest.clone()));
     let grpc_routes = pharos_ingest::grpc_routes(ingest);
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = JoinSet::new();
     servers.spawn(async move {
-        axum::serve(http_listener, main_router).with_graceful_shutdown(stopped(stop_rx.clone())).await.map_err(|e| ("HTTP", e.to_string()))
+        axum::serve(http_listener, main_router)
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .await
+            .map_err(|e| ("HTTP", e.to_string()))
     });
     let rx = stop_tx.subscribe();
     servers.spawn(async move {
@@ -178,7 +198,11 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
     };
 
     let grace = reloader.current().server.shutdown_grace.0;
-    tracing::info!(signal = reason, grace_ms = grace.as_millis() as u64, "shutting down: no new connections, finishing in-flight requests");
+    tracing::info!(
+        signal = reason,
+        grace_ms = grace.as_millis() as u64,
+        "shutting down: no new connections, finishing in-flight requests"
+    );
     shared.ready.store(false, Ordering::Release);
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(grace, async { while servers.join_next().await.is_some() {} }).await;

@@ -25,6 +25,7 @@ use pharos_storage::Storage;
 
 pub use error::QueryError;
 pub use log_source::LogSnapshots;
+pub use params::parse_rfc3339_nanos;
 pub use traces::{MemoryTraces, TraceReader};
 
 /// What the read routes share.

@@ -154,12 +154,21 @@ fn templates_are_checked_for_closed_actions_and_known_variables() {
     assert_eq!(check_template("{{ $ }}{{ $externalLabels.x }}{{ $externalURL }}"), Ok(()));
     assert_eq!(check_template(r#"{{ $x := "}}$y" }}{{ $x }}"#), Ok(()));
     assert_eq!(check_template("{{ range $i, $e := .Labels }}{{ $i }}{{ $e }}{{ end }}"), Ok(()));
-    assert_eq!(check_template("{{ humanize $value }"), Err("template: unclosed action".to_string()));
-    assert_eq!(check_template("{{ $foo }}"), Err("template: undefined variable \"$foo\"".to_string()));
-    assert_eq!(check_template("{{ $y }}{{ $y := 1 }}"), Err("template: undefined variable \"$y\"".to_string()));
+    let error = |text| check_template(text).unwrap_err();
+    assert!(error("{{ humanize $value }").starts_with("template: __rule:1:"), "{}", error("{{ humanize $value }"));
+    assert_eq!(error("{{ $foo }}"), "template: __rule:1:4: undefined variable \"$foo\"");
+    assert_eq!(error("{{ $y }}{{ $y := 1 }}"), "template: __rule:1:4: undefined variable \"$y\"");
+    assert!(
+        error("{{ nosuchfunc 1 }}").contains("function \"nosuchfunc\" not defined"),
+        "{}",
+        error("{{ nosuchfunc 1 }}")
+    );
     let found = problems(&one_rule("alert: A\nexpr: up\nannotations: {s: '{{ $bad }}'}\nlabels: {l: '{{'}"));
-    assert!(found.iter().any(|p| p.ends_with("annotation \"s\": template: undefined variable \"$bad\"")), "{found:?}");
-    assert!(found.iter().any(|p| p.ends_with("label \"l\": template: unclosed action")), "{found:?}");
+    assert!(
+        found.iter().any(|p| p.ends_with("annotation \"s\": template: __rule:1:4: undefined variable \"$bad\"")),
+        "{found:?}"
+    );
+    assert!(found.iter().any(|p| p.contains("label \"l\": template: __rule:1:")), "{found:?}");
 }
 
 #[test]

@@ -151,77 +151,10 @@ pub(super) fn is_valid_metric_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-/// Variables Prometheus defines before expanding a rule template.
-const PREDEFINED_VARIABLES: [&str; 4] = ["$labels", "$value", "$externalLabels", "$externalURL"];
-
-/// A light check of a Go text/template: every `{{` has its `}}` and every `$variable` used is
-/// predefined or declared earlier with `:=`. Functions and syntax inside actions are not checked.
+/// Parse a label or annotation template as Prometheus does (Go's text/template with the rule
+/// functions and the `$labels`, `$value`, `$externalLabels`, `$externalURL` variables).
 pub(super) fn check_template(text: &str) -> Result<(), String> {
-    let mut declared: HashSet<String> = PREDEFINED_VARIABLES.iter().map(|s| s.to_string()).collect();
-    declared.insert("$".to_string());
-    let mut rest = text;
-    while let Some(open) = rest.find("{{") {
-        let body_start = &rest[open + 2..];
-        let close = action_end(body_start).ok_or_else(|| "template: unclosed action".to_string())?;
-        let body = &body_start[..close];
-        let declaration = body.find(":=");
-        for (at, variable) in variables(body) {
-            if declaration.is_some_and(|d| at < d) {
-                declared.insert(variable);
-            } else if !declared.contains(&variable) {
-                return Err(format!("template: undefined variable {variable:?}"));
-            }
-        }
-        rest = &body_start[close + 2..];
-    }
-    Ok(())
-}
-
-/// Byte offset of the `}}` closing an action, skipping string literals.
-fn action_end(body: &str) -> Option<usize> {
-    let bytes = body.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' | b'`' => {
-                let quote = bytes[i];
-                i += 1;
-                while i < bytes.len() && bytes[i] != quote {
-                    i += if bytes[i] == b'\\' && quote == b'"' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b'}' if bytes.get(i + 1) == Some(&b'}') => return Some(i),
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-/// `$name` tokens in an action body with their offsets, outside string literals.
-fn variables(body: &str) -> Vec<(usize, String)> {
-    let bytes = body.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' | b'`' => {
-                let quote = bytes[i];
-                i += 1;
-                while i < bytes.len() && bytes[i] != quote {
-                    i += if bytes[i] == b'\\' && quote == b'"' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b'$' => {
-                let len = body[i + 1..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').count();
-                out.push((i, body[i..i + 1 + len].to_string()));
-                i += 1 + len;
-            }
-            _ => i += 1,
-        }
-    }
-    out
+    crate::template::check_rule_template("__rule", text).map_err(|e| e.to_string())
 }
 
 // Pharos — alerting/src/rules/validate.rs

@@ -1,0 +1,425 @@
+//! Alertmanager's HTTP API v2 (`api/v2/openapi.yaml`), mounted under `/alertmanager/api/v2`:
+//! what amtool, Grafana's Alertmanager datasource and Prometheus servers (`POST /alerts`) call.
+//!
+//! Errors follow Alertmanager's two conventions: a body that does not fit the schema is
+//! `{"code": 400, "message": …}` (its go-swagger layer); a handler's refusal is the message as
+//! a JSON string with the status code (400 invalid, 404 unknown silence).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use pharos_proto::civil_time::{Fraction, format_rfc3339, now_nanos};
+use pharos_proto::{ApiError, ApiFamily, ErrorCode};
+use pharos_storage::tsdb::Matcher;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Notifier;
+use super::config::parse_matchers;
+use super::inhibit::inhibited_by;
+use super::model::{Alert, LabelSet, matches_all};
+use super::silences::{Silence, SilenceError, SilenceMatcher, silence_state};
+
+/// The API v2 routes, relative to the mount point (`/alertmanager`).
+pub fn router(notifier: Arc<Notifier>) -> Router {
+    Router::new()
+        .route("/api/v2/status", get(status))
+        .route("/api/v2/receivers", get(receivers))
+        .route("/api/v2/alerts", get(get_alerts).post(post_alerts))
+        .route("/api/v2/alerts/groups", get(alert_groups))
+        .route("/api/v2/silences", get(get_silences).post(post_silence))
+        .route("/api/v2/silence/{id}", get(get_silence).delete(delete_silence))
+        .route("/-/healthy", get(|| async { "OK" }))
+        .route("/-/ready", get(|| async { "OK" }))
+        .route("/api/v2/silence/", delete(|| async { handler_error(StatusCode::NOT_FOUND, "silence id missing") }))
+        .with_state(notifier)
+}
+
+/// The Alertmanager release whose API v2 this is, reported as `versionInfo.version` (amtool warns
+/// when its own version differs; Pharos' own version is in `revision`).
+pub const ALERTMANAGER_API_VERSION: &str = "0.25.0";
+
+/// Times as Alertmanager's API writes them: RFC 3339 with milliseconds, UTC.
+pub fn api_time(nanos: i64) -> String {
+    let text = format_rfc3339(nanos.div_euclid(1_000_000) * 1_000_000, Fraction::Nanos);
+    // `…SS.mmm000000Z` → `…SS.mmmZ`
+    format!("{}Z", &text[..text.len() - 7])
+}
+
+fn parse_api_time(field: &str, text: &str) -> Result<i64, Response> {
+    pharos_query::parse_rfc3339_nanos(text)
+        .ok_or_else(|| schema_error(format!("{field} in body must be of type date-time: {text:?}")))
+}
+
+fn schema_error(message: impl Into<String>) -> Response {
+    ApiError::new(ApiFamily::Alertmanager, ErrorCode::BadData, message).into_response()
+}
+
+fn handler_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(Value::String(message.to_string()))).into_response()
+}
+
+/// Query parameters, repeated keys kept (`filter` repeats).
+fn params(query: Option<String>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect()
+}
+
+fn bool_param(params: &[(String, String)], key: &str, default: bool) -> Result<bool, Response> {
+    match params.iter().rev().find(|(k, _)| k == key) {
+        None => Ok(default),
+        Some((_, v)) => match v.as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            other => Err(schema_error(format!("{key} in query must be of type boolean: {other:?}"))),
+        },
+    }
+}
+
+fn filter_matchers(params: &[(String, String)]) -> Result<Vec<Matcher>, Response> {
+    let mut matchers = Vec::new();
+    for (_, text) in params.iter().filter(|(k, _)| k == "filter") {
+        let parsed = parse_matchers(text)
+            .map_err(|e| handler_error(StatusCode::BAD_REQUEST, &format!("bad matcher format: {e}")))?;
+        matchers.extend(parsed);
+    }
+    Ok(matchers)
+}
+
+async fn status(State(notifier): State<Arc<Notifier>>) -> Response {
+    let info = notifier.build_info();
+    let uptime = now_nanos() - i64::try_from(notifier.uptime_started().elapsed().as_nanos()).unwrap_or(0);
+    axum::Json(json!({
+        "cluster": {"name": "", "peers": [], "status": "disabled"},
+        "versionInfo": {
+            "branch": info.branch,
+            "buildDate": info.build_date,
+            "buildUser": info.build_user,
+            "goVersion": info.go_version,
+            "revision": format!("pharos-{}-{}", info.version, info.revision),
+            "version": ALERTMANAGER_API_VERSION,
+        },
+        "config": {"original": notifier.config().original},
+        "uptime": api_time(uptime),
+    }))
+    .into_response()
+}
+
+async fn receivers(State(notifier): State<Arc<Notifier>>) -> Response {
+    let names: Vec<Value> = notifier.config().receivers.iter().map(|r| json!({"name": r.name})).collect();
+    axum::Json(Value::Array(names)).into_response()
+}
+
+/// An alert as `gettableAlert`, with its receivers and status computed at `now`.
+fn gettable_alert(notifier: &Notifier, alert: &Alert, receivers: &[String], now: i64) -> Value {
+    let config = notifier.config();
+    let silenced_by = notifier.silences().mutes(&alert.labels, now);
+    let inhibited_by: Vec<String> = inhibited_by(&config.inhibit_rules, notifier.alerts(), &alert.labels, now)
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    let state = if silenced_by.is_empty() && inhibited_by.is_empty() { "active" } else { "suppressed" };
+    json!({
+        "annotations": alert.annotations,
+        "endsAt": api_time(alert.ends_at),
+        "fingerprint": alert.fingerprint().to_string(),
+        "receivers": receivers.iter().map(|r| json!({"name": r})).collect::<Vec<_>>(),
+        "startsAt": api_time(alert.starts_at),
+        "status": {"inhibitedBy": inhibited_by, "silencedBy": silenced_by, "mutedBy": [], "state": state},
+        "updatedAt": api_time(alert.updated_at),
+        "generatorURL": alert.generator_url,
+        "labels": alert.labels,
+    })
+}
+
+/// The filters `GET /alerts` and `GET /alerts/groups` share.
+struct AlertFilter {
+    active: bool,
+    silenced: bool,
+    inhibited: bool,
+    matchers: Vec<Matcher>,
+    receiver: Option<regex::Regex>,
+}
+
+impl AlertFilter {
+    fn from_params(params: &[(String, String)]) -> Result<AlertFilter, Response> {
+        let receiver = match params.iter().rev().find(|(k, _)| k == "receiver") {
+            Some((_, pattern)) => Some(regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+                handler_error(StatusCode::BAD_REQUEST, &format!("failed to parse receiver param: {e}"))
+            })?),
+            None => None,
+        };
+        Ok(AlertFilter {
+            active: bool_param(params, "active", true)?,
+            silenced: bool_param(params, "silenced", true)?,
+            inhibited: bool_param(params, "inhibited", true)?,
+            matchers: filter_matchers(params)?,
+            receiver,
+        })
+    }
+
+    /// Whether the alert (its `gettableAlert` form) passes.
+    fn keeps(&self, alert: &Alert, gettable: &Value, receivers: &[String]) -> bool {
+        if !matches_all(&self.matchers, &alert.labels) {
+            return false;
+        }
+        if let Some(pattern) = &self.receiver
+            && !receivers.iter().any(|r| pattern.is_match(r))
+        {
+            return false;
+        }
+        let status = &gettable["status"];
+        let silenced = status["silencedBy"].as_array().is_some_and(|a| !a.is_empty());
+        let inhibited = status["inhibitedBy"].as_array().is_some_and(|a| !a.is_empty());
+        (self.silenced || !silenced) && (self.inhibited || !inhibited) && (self.active || silenced || inhibited)
+    }
+}
+
+fn receivers_of(notifier: &Notifier, labels: &LabelSet) -> Vec<String> {
+    let config = notifier.config();
+    let mut names: Vec<String> = config.route.match_alert(labels).iter().map(|r| r.receiver.clone()).collect();
+    names.dedup();
+    names
+}
+
+async fn get_alerts(State(notifier): State<Arc<Notifier>>, RawQuery(query): RawQuery) -> Response {
+    let params = params(query);
+    let filter = match AlertFilter::from_params(&params) {
+        Ok(filter) => filter,
+        Err(response) => return response,
+    };
+    let now = now_nanos();
+    let mut list = Vec::new();
+    for alert in notifier.alerts().list() {
+        if alert.resolved_at(now) {
+            continue;
+        }
+        let receivers = receivers_of(&notifier, &alert.labels);
+        let gettable = gettable_alert(&notifier, &alert, &receivers, now);
+        if filter.keeps(&alert, &gettable, &receivers) {
+            list.push(gettable);
+        }
+    }
+    axum::Json(Value::Array(list)).into_response()
+}
+
+async fn alert_groups(State(notifier): State<Arc<Notifier>>, RawQuery(query): RawQuery) -> Response {
+    let params = params(query);
+    let filter = match AlertFilter::from_params(&params) {
+        Ok(filter) => filter,
+        Err(response) => return response,
+    };
+    let now = now_nanos();
+    let mut groups = Vec::new();
+    for (info, alerts) in notifier.dispatcher().groups() {
+        if filter.receiver.as_ref().is_some_and(|p| !p.is_match(&info.receiver)) {
+            continue;
+        }
+        let receivers = vec![info.receiver.clone()];
+        let kept: Vec<Value> = alerts
+            .iter()
+            .filter(|a| !a.resolved_at(now))
+            .filter_map(|a| {
+                let gettable = gettable_alert(&notifier, a, &receivers, now);
+                filter.keeps(a, &gettable, &receivers).then_some(gettable)
+            })
+            .collect();
+        if !kept.is_empty() {
+            groups.push(json!({"labels": info.labels, "receiver": {"name": info.receiver}, "alerts": kept}));
+        }
+    }
+    axum::Json(Value::Array(groups)).into_response()
+}
+
+/// `postableAlert`.
+#[derive(Deserialize)]
+struct PostableAlert {
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+    #[serde(default, rename = "startsAt")]
+    starts_at: Option<String>,
+    #[serde(default, rename = "endsAt")]
+    ends_at: Option<String>,
+    #[serde(default, rename = "generatorURL")]
+    generator_url: String,
+}
+
+async fn post_alerts(State(notifier): State<Arc<Notifier>>, body: axum::body::Bytes) -> Response {
+    let posted: Vec<PostableAlert> = match serde_json::from_slice(&body) {
+        Ok(posted) => posted,
+        Err(e) => return schema_error(format!("parsing alerts body failed: {e}")),
+    };
+    let mut alerts = Vec::with_capacity(posted.len());
+    for p in posted {
+        let time = |field: &str, text: &Option<String>| match text.as_deref() {
+            None | Some("") | Some("0001-01-01T00:00:00Z") | Some("0001-01-01T00:00:00.000Z") => Ok(0),
+            Some(text) => parse_api_time(field, text),
+        };
+        let starts_at = match time("startsAt", &p.starts_at) {
+            Ok(t) => t,
+            Err(response) => return response,
+        };
+        let ends_at = match time("endsAt", &p.ends_at) {
+            Ok(t) => t,
+            Err(response) => return response,
+        };
+        alerts.push(Alert {
+            labels: p.labels,
+            annotations: p.annotations,
+            starts_at,
+            ends_at,
+            updated_at: 0,
+            generator_url: p.generator_url,
+            timeout: false,
+        });
+    }
+    let errors = notifier.receive(alerts);
+    if errors.is_empty() {
+        return StatusCode::OK.into_response();
+    }
+    let message = errors.iter().map(|(i, e)| format!("alert {i}: {e}")).collect::<Vec<_>>().join("; ");
+    handler_error(StatusCode::BAD_REQUEST, &message)
+}
+
+/// The status Alertmanager answers a silence operation's failure with.
+fn silence_error_status(e: &SilenceError) -> StatusCode {
+    match e {
+        SilenceError::Invalid(_) => StatusCode::BAD_REQUEST,
+        SilenceError::NotFound => StatusCode::NOT_FOUND,
+        SilenceError::Snapshot(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn gettable_silence(silence: &Silence, now: i64) -> Value {
+    json!({
+        "id": silence.id,
+        "status": {"state": silence_state(silence, now).as_str()},
+        "updatedAt": api_time(silence.updated_at),
+        "comment": silence.comment,
+        "createdBy": silence.created_by,
+        "endsAt": api_time(silence.ends_at),
+        "matchers": silence.matchers.iter().map(|m| json!({
+            "isEqual": m.is_equal, "isRegex": m.is_regex, "name": m.name, "value": m.value,
+        })).collect::<Vec<_>>(),
+        "startsAt": api_time(silence.starts_at),
+    })
+}
+
+/// Whether a silence passes `filter` matchers: they are applied to the label set made of the
+/// silence's plain equality matchers, as Alertmanager does.
+fn silence_passes(silence: &Silence, matchers: &[Matcher]) -> bool {
+    let labels: LabelSet = silence
+        .matchers
+        .iter()
+        .filter(|m| m.is_equal && !m.is_regex)
+        .map(|m| (m.name.clone(), m.value.clone()))
+        .collect();
+    matches_all(matchers, &labels)
+}
+
+async fn get_silences(State(notifier): State<Arc<Notifier>>, RawQuery(query): RawQuery) -> Response {
+    let params = params(query);
+    let matchers = match filter_matchers(&params) {
+        Ok(m) => m,
+        Err(response) => return response,
+    };
+    let now = now_nanos();
+    let mut silences: Vec<Silence> =
+        notifier.silences().list().into_iter().filter(|s| silence_passes(s, &matchers)).collect();
+    // Active by end ascending, then pending by start ascending, then expired by end descending.
+    silences.sort_by(|a, b| {
+        let rank = |s: &Silence| match silence_state(s, now).as_str() {
+            "active" => 0,
+            "pending" => 1,
+            _ => 2,
+        };
+        let (ra, rb) = (rank(a), rank(b));
+        ra.cmp(&rb).then_with(|| match ra {
+            0 => a.ends_at.cmp(&b.ends_at),
+            1 => a.starts_at.cmp(&b.starts_at),
+            _ => b.ends_at.cmp(&a.ends_at),
+        })
+    });
+    axum::Json(Value::Array(silences.iter().map(|s| gettable_silence(s, now)).collect())).into_response()
+}
+
+#[derive(Deserialize)]
+struct PostableSilenceMatcher {
+    name: String,
+    value: String,
+    #[serde(rename = "isRegex")]
+    is_regex: bool,
+    #[serde(default = "default_true", rename = "isEqual")]
+    is_equal: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct PostableSilence {
+    #[serde(default)]
+    id: String,
+    matchers: Vec<PostableSilenceMatcher>,
+    #[serde(rename = "startsAt")]
+    starts_at: String,
+    #[serde(rename = "endsAt")]
+    ends_at: String,
+    #[serde(rename = "createdBy")]
+    created_by: String,
+    comment: String,
+}
+
+async fn post_silence(State(notifier): State<Arc<Notifier>>, body: axum::body::Bytes) -> Response {
+    let posted: PostableSilence = match serde_json::from_slice(&body) {
+        Ok(posted) => posted,
+        Err(e) => return schema_error(format!("parsing silence body failed: {e}")),
+    };
+    let starts_at = match parse_api_time("startsAt", &posted.starts_at) {
+        Ok(t) => t,
+        Err(response) => return response,
+    };
+    let ends_at = match parse_api_time("endsAt", &posted.ends_at) {
+        Ok(t) => t,
+        Err(response) => return response,
+    };
+    let silence = Silence {
+        id: posted.id,
+        matchers: posted
+            .matchers
+            .into_iter()
+            .map(|m| SilenceMatcher { name: m.name, value: m.value, is_regex: m.is_regex, is_equal: m.is_equal })
+            .collect(),
+        starts_at,
+        ends_at,
+        updated_at: 0,
+        created_by: posted.created_by,
+        comment: posted.comment,
+    };
+    match notifier.silences().upsert(silence, now_nanos()) {
+        Ok(id) => axum::Json(json!({"silenceID": id})).into_response(),
+        Err(e) => handler_error(silence_error_status(&e), &e.to_string()),
+    }
+}
+
+async fn get_silence(State(notifier): State<Arc<Notifier>>, Path(id): Path<String>) -> Response {
+    match notifier.silences().get(&id) {
+        Some(silence) => axum::Json(gettable_silence(&silence, now_nanos())).into_response(),
+        None => handler_error(StatusCode::NOT_FOUND, &format!("silence {id} not found")),
+    }
+}
+
+async fn delete_silence(State(notifier): State<Arc<Notifier>>, Path(id): Path<String>) -> Response {
+    match notifier.silences().expire(&id, now_nanos()) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => handler_error(silence_error_status(&e), &e.to_string()),
+    }
+}
+
+// Pharos — alerting/src/notifier/api_v2.rs
