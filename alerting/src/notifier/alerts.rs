@@ -213,8 +213,8 @@ mod tests {
     #[test]
     fn gc_drops_only_resolved_alerts() {
         let store = AlertStore::default();
-        store.put(alert("Old", 1 * S, 50 * S, 1 * S), 60 * S);
-        store.put(alert("Live", 1 * S, 500 * S, 1 * S), 60 * S);
+        store.put(alert("Old", S, 50 * S, S), 60 * S);
+        store.put(alert("Live", S, 500 * S, S), 60 * S);
         assert_eq!(store.counts(60 * S), (1, 1));
         assert_eq!(store.gc(60 * S), 1);
         assert_eq!(store.list().iter().map(|a| a.name().to_string()).collect::<Vec<_>>(), ["Live"]);

@@ -5,6 +5,9 @@
 //! `{"code": 400, "message": …}` (its go-swagger layer); a handler's refusal is the message as
 //! a JSON string with the status code (400 invalid, 404 unknown silence).
 
+// Handlers return a ready response as their error: built at most once per request.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -242,7 +242,7 @@ async fn maintenance(notifier: std::sync::Weak<Notifier>) {
         let Some(notifier) = notifier.upgrade() else { return };
         let now = now_nanos();
         minutes += 1;
-        if minutes % 15 == 0 {
+        if minutes.is_multiple_of(15) {
             notifier.alerts.gc(now);
             notifier.silences.gc(now);
             notifier.nflog.gc(now);

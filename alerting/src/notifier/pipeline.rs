@@ -75,9 +75,9 @@ impl NotifierMetrics {
 
 /// One integration of a receiver: its kind, its index among the receiver's configs of that kind.
 enum Integration {
-    Email(usize, EmailConfig),
-    Slack(usize, SlackConfig),
-    Webhook(usize, WebhookConfig),
+    Email(usize, Box<EmailConfig>),
+    Slack(usize, Box<SlackConfig>),
+    Webhook(usize, Box<WebhookConfig>),
 }
 
 impl Integration {
@@ -165,9 +165,9 @@ impl Pipeline {
             .email_configs
             .iter()
             .enumerate()
-            .map(|(i, c)| Integration::Email(i, c.clone()))
-            .chain(receiver.slack_configs.iter().enumerate().map(|(i, c)| Integration::Slack(i, c.clone())))
-            .chain(receiver.webhook_configs.iter().enumerate().map(|(i, c)| Integration::Webhook(i, c.clone())));
+            .map(|(i, c)| Integration::Email(i, Box::new(c.clone())))
+            .chain(receiver.slack_configs.iter().enumerate().map(|(i, c)| Integration::Slack(i, Box::new(c.clone()))))
+            .chain(receiver.webhook_configs.iter().enumerate().map(|(i, c)| Integration::Webhook(i, Box::new(c.clone()))));
         let mut tasks = tokio::task::JoinSet::new();
         for integration in integrations {
             let (pipeline, group, alerts, receiver) =
@@ -264,6 +264,7 @@ impl Pipeline {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn deliver(
         &self,
         integration: &Integration,
