@@ -477,26 +477,15 @@ impl Config {
 
     /// Parse and validate configuration text; `path` is only used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let located = |e: &serde_yaml_ng::Error| e.location().map_or((1, 1), |l| (l.line(), l.column()));
         // An empty file (or one with only comments) is the all-defaults configuration.
-        let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
-            let (line, column) = located(&e);
-            ConfigError::Parse { path: path.to_path_buf(), line, column, message: strip_location(&e.to_string()) }
-        })?;
-        let config = if value.is_null() {
-            Config::default()
-        } else {
-            serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)).map_err(|e| {
-                let (line, column) = located(e.inner());
-                // serde_yaml names only the enclosing map; serde_path_to_error knows the full key path.
-                let inner = strip_location(&e.inner().to_string());
-                let reason =
-                    inner.split_once(": ").filter(|(p, _)| !p.contains(' ')).map_or(inner.as_str(), |(_, r)| r);
-                let key = e.path().to_string();
-                let message = if key == "." { reason.to_string() } else { format!("{key}: {reason}") };
-                ConfigError::Parse { path: path.to_path_buf(), line, column, message }
+        let config = pharos_proto::yaml_file::from_yaml::<Config>(text)
+            .map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
             })?
-        };
+            .unwrap_or_default();
         config.validate(path)?;
         Ok(config)
     }
@@ -704,14 +693,6 @@ fn is_label_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
         && bytes.all(|b| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_'))
-}
-
-/// serde_yaml appends " at line L column C" to its messages; Pharos puts the location first.
-fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod duration;
 pub mod exposition;
 pub mod otlp;
 pub mod remote_write;
+pub mod yaml_file;
 
 pub use api_error::{ApiError, ApiFamily, ErrorCode, mark_otlp, prefix};
 pub use body::{BodyLimit, DecodeError, DecodedBody, decode_content};

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use pharos_proto::yaml_file::from_yaml;
 use serde::Deserialize;
 
 use super::validate;
@@ -114,34 +115,21 @@ pub fn load_rule_file(path: &Path) -> Result<RuleFile, RuleFileError> {
 /// Parse and validate rule file text; `path` is used in messages and kept in the result.
 /// An empty file (or one with only comments) has no groups, as in Prometheus.
 pub fn parse_rule_file(path: &Path, text: &str) -> Result<RuleFile, RuleFileError> {
-    let located = |e: &serde_yaml_ng::Error| e.location().map_or((1, 1), |l| (l.line(), l.column()));
-    let parse_error = |line, column, message| RuleFileError::Parse { path: path.to_path_buf(), line, column, message };
-    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
-        let (line, column) = located(&e);
-        parse_error(line, column, strip_location(&e.to_string()))
-    })?;
-    if value.is_null() {
-        return Ok(RuleFile { path: path.to_path_buf(), groups: Vec::new() });
-    }
-    let raw: RawFile = serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)).map_err(|e| {
-        let (line, column) = located(e.inner());
-        let inner = strip_location(&e.inner().to_string());
-        let reason = inner.split_once(": ").filter(|(p, _)| !p.contains(' ')).map_or(inner.as_str(), |(_, r)| r);
-        let key = e.path().to_string();
-        let message = if key == "." { reason.to_string() } else { format!("{key}: {reason}") };
-        parse_error(line, column, message)
-    })?;
+    let raw: RawFile = match from_yaml(text) {
+        Ok(Some(raw)) => raw,
+        Ok(None) => return Ok(RuleFile { path: path.to_path_buf(), groups: Vec::new() }),
+        Err(e) => {
+            return Err(RuleFileError::Parse {
+                path: path.to_path_buf(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            });
+        }
+    };
     validate::validate(raw)
         .map(|groups| RuleFile { path: path.to_path_buf(), groups })
         .map_err(|problems| RuleFileError::Invalid { path: path.to_path_buf(), problems })
-}
-
-/// serde_yaml appends " at line L column C" to its messages; Pharos puts the location first.
-fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
 }
 
 /// The file as written: every field optional so validation can report all problems at once.
@@ -183,20 +171,6 @@ pub(super) struct RawRule {
 }
 
 /// A YAML scalar read as text, as Go's YAML decoder does for string fields (`expr: 5` is "5").
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(super) struct Scalar(pub String);
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde_yaml_ng::Value;
-        match Value::deserialize(deserializer)? {
-            Value::String(s) => Ok(Scalar(s)),
-            Value::Number(n) => Ok(Scalar(n.to_string())),
-            Value::Bool(b) => Ok(Scalar(b.to_string())),
-            Value::Null => Ok(Scalar(String::new())),
-            _ => Err(serde::de::Error::custom("expected a string, found a sequence or mapping")),
-        }
-    }
-}
+pub(super) use pharos_proto::yaml_file::YamlText as Scalar;
 
 // Pharos — alerting/src/rules/file.rs

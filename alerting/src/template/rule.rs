@@ -112,6 +112,13 @@ fn humanize(v: f64) -> String {
         }
         return format!("{}{prefix}", g4(v));
     }
+    let (v, prefix) = small_si(v);
+    format!("{}{prefix}", g4(v))
+}
+
+/// A value below 1 scaled up into [1, 1000) with its SI prefix (`m`, `u`, `n`…), as Prometheus'
+/// `humanize` and `humanizeDuration` print fractions.
+fn small_si(mut v: f64) -> (f64, &'static str) {
     let mut prefix = "";
     for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
         if v.abs() >= 1.0 {
@@ -120,7 +127,7 @@ fn humanize(v: f64) -> String {
         prefix = p;
         v *= 1000.0;
     }
-    format!("{}{prefix}", g4(v))
+    (v, prefix)
 }
 
 /// `humanize1024`: binary prefixes (1048576 → `1Mi`).
@@ -167,15 +174,7 @@ pub fn humanize_duration(v: f64) -> String {
         }
         return format!("{sign}{}s", g4(seconds));
     }
-    let mut v = v;
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
+    let (v, prefix) = small_si(v);
     format!("{}{prefix}s", g4(v))
 }
 

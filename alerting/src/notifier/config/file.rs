@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use pharos_proto::yaml_file::from_yaml;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
@@ -16,48 +17,11 @@ use super::ConfigError;
 /// Parse the file text into the schema; YAML and schema errors carry line, column and key path.
 /// `None` for an empty document (nothing but comments).
 pub(super) fn parse_raw(text: &str) -> Result<Option<RawConfig>, ConfigError> {
-    let located = |e: &serde_yaml_ng::Error| e.location().map_or((1, 1), |l| (l.line(), l.column()));
-    // A first pass into a generic value catches malformed YAML and duplicate keys.
-    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
-        let (line, column) = located(&e);
-        ConfigError::Parse { line, column, message: strip_location(&e.to_string()) }
-    })?;
-    if value.is_null() {
-        return Ok(None);
-    }
-    serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)).map(Some).map_err(|e| {
-        let (line, column) = located(e.inner());
-        let inner = strip_location(&e.inner().to_string());
-        let reason = inner.split_once(": ").filter(|(p, _)| !p.contains(' ')).map_or(inner.as_str(), |(_, r)| r);
-        let key = e.path().to_string();
-        let message = if key == "." { reason.to_string() } else { format!("{key}: {reason}") };
-        ConfigError::Parse { line, column, message }
-    })
-}
-
-/// serde_yaml appends " at line L column C" to its messages; Pharos puts the location first.
-fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
+    from_yaml(text).map_err(|e| ConfigError::Parse { line: e.line, column: e.column, message: e.message })
 }
 
 /// A YAML scalar read as text, as Go's YAML decoder does for string fields (`to: 5` is "5").
-#[derive(Debug, Default, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct Scalar(pub String);
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match Value::deserialize(deserializer)? {
-            Value::String(s) => Ok(Scalar(s)),
-            Value::Number(n) => Ok(Scalar(n.to_string())),
-            Value::Bool(b) => Ok(Scalar(b.to_string())),
-            Value::Null => Ok(Scalar(String::new())),
-            _ => Err(serde::de::Error::custom("expected a string, found a sequence or mapping")),
-        }
-    }
-}
+pub(super) use pharos_proto::yaml_file::YamlText as Scalar;
 
 /// A boolean as YAML 1.1 (Go's decoder) spells it: true/false, yes/no, on/off, y/n.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
