@@ -11,7 +11,7 @@ use pharos_proto::civil_time::{Fraction, format_rfc3339};
 use pharos_proto::{ApiError, ApiFamily, ErrorCode};
 use serde_json::{Value, json};
 
-use super::evaluation::{ActiveAlert, AlertState, RuleState};
+use super::evaluation::{ActiveAlert, AlertState, RuleState, canonical};
 use super::file::RuleKind;
 use super::scheduler::RuleManager;
 
@@ -43,13 +43,17 @@ pub fn go_exponent(v: f64) -> String {
 }
 
 fn alert_json(alert: &ActiveAlert) -> Value {
-    json!({
+    let mut out = json!({
         "labels": alert.labels,
         "annotations": alert.annotations,
         "state": alert.state.as_str(),
         "activeAt": go_time(alert.active_at),
         "value": go_exponent(alert.value),
-    })
+    });
+    if alert.keep_firing_since != 0 {
+        out["keepFiringSince"] = json!(go_time(alert.keep_firing_since));
+    }
+    out
 }
 
 fn health(rule: &RuleState) -> &'static str {
@@ -71,7 +75,7 @@ fn rule_json(rule: &RuleState, exclude_alerts: bool) -> Value {
             json!({
                 "state": rule.state().as_str(),
                 "name": alert,
-                "query": rule.rule.expr,
+                "query": canonical(&rule.rule.expr),
                 "duration": for_duration.as_secs_f64(),
                 "keepFiringFor": keep_firing_for.as_secs_f64(),
                 "labels": rule.rule.labels,
@@ -82,7 +86,7 @@ fn rule_json(rule: &RuleState, exclude_alerts: bool) -> Value {
         }
         RuleKind::Recording { record } => json!({
             "name": record,
-            "query": rule.rule.expr,
+            "query": canonical(&rule.rule.expr),
             "labels": rule.rule.labels,
             "type": "recording",
         }),
@@ -121,7 +125,20 @@ async fn rules(
         }
     };
     let (names, group_names, files) = (all("rule_name"), all("rule_group"), all("file"));
-    let exclude_alerts = params.iter().any(|(k, v)| k == "exclude_alerts" && v == "true");
+    // Go's strconv.ParseBool.
+    let exclude_alerts = match params.iter().rev().find(|(k, _)| k == "exclude_alerts").map(|(_, v)| v.as_str()) {
+        None | Some("") => false,
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => true,
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => false,
+        Some(other) => {
+            return ApiError::new(
+                ApiFamily::Prometheus,
+                ErrorCode::BadData,
+                format!("exclude_alerts: invalid boolean {other:?}"),
+            )
+            .into_response();
+        }
+    };
     let mut groups = Vec::new();
     for group in manager.groups() {
         let file = group.file.to_string_lossy().into_owned();

@@ -179,8 +179,9 @@ fn to_labels(set: &LabelSet) -> Labels {
     Labels::from_sorted_unchecked(set.iter().map(|(n, v)| Label::new(n.clone(), v.clone())).collect())
 }
 
-/// Evaluate every rule of `group` at `t_ns` (already shifted by the query offset); returns the
-/// samples to append (the caller writes them once per group).
+/// Evaluate every rule of `group` at `t_ns` (already shifted by the query offset). Each rule's
+/// samples are appended before the next rule runs, so a rule can read what an earlier rule of the
+/// group recorded at this timestamp, as in Prometheus.
 pub fn evaluate_group(
     ctx: &EvalContext<'_>,
     group: &RuleGroup,
@@ -188,8 +189,7 @@ pub fn evaluate_group(
     rules: &mut [RuleState],
     t_ns: i64,
     restore: bool,
-) -> WriteBatch {
-    let mut batch = WriteBatch::default();
+) {
     let t_ms = t_ns.div_euclid(1_000_000);
     for state in rules.iter_mut() {
         let started = std::time::Instant::now();
@@ -199,6 +199,8 @@ pub fn evaluate_group(
                 evaluate_alerting(ctx, group, state, &alert, for_duration, keep_firing_for, &annotations, t_ns, restore)
             }
         };
+        state.health.last_evaluation = t_ns;
+        state.health.evaluation_seconds = started.elapsed().as_secs_f64();
         let series = match outcome {
             Ok(series) => {
                 state.health.ok = Some(true);
@@ -206,15 +208,16 @@ pub fn evaluate_group(
                 series
             }
             Err(e) => {
+                // As Prometheus: a failed evaluation writes nothing, marks nothing stale and
+                // sends nothing; the series of the last good one are remembered.
                 tracing::warn!(group = %group.name, rule = %state.rule.name(), error = %e, "rule evaluation failed");
                 state.health.ok = Some(false);
                 state.health.last_error = e;
-                Vec::new()
+                continue;
             }
         };
-        state.health.last_evaluation = t_ns;
-        state.health.evaluation_seconds = started.elapsed().as_secs_f64();
         // Stale markers for what the previous evaluation wrote and this one did not.
+        let mut batch = WriteBatch::default();
         let now_written: HashSet<Labels> = series.iter().map(|s: &SeriesWrite| s.labels.clone()).collect();
         let stale = f64::from_bits(STALE_NAN_BITS);
         for gone in state.written.difference(&now_written) {
@@ -222,11 +225,25 @@ pub fn evaluate_group(
         }
         state.written = now_written;
         batch.series.extend(series);
+        append(ctx, &group.name, &batch);
         if matches!(state.rule.kind, RuleKind::Alerting { .. }) {
             send_alerts(ctx, state, interval, t_ns);
         }
     }
-    batch
+}
+
+/// Append rule results; a refused sample is logged, never fatal to the evaluation.
+pub fn append(ctx: &EvalContext<'_>, group: &str, batch: &WriteBatch) {
+    if batch.series.is_empty() {
+        return;
+    }
+    match ctx.tsdb.append(batch) {
+        Ok(report) if !report.errors.is_empty() => {
+            tracing::warn!(group, errors = ?report.errors, "some rule results were not stored")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(group, error = %e, "cannot store rule results"),
+    }
 }
 
 fn evaluate_recording(
@@ -279,8 +296,7 @@ fn evaluate_alerting(
     };
     let mut current: HashMap<Fingerprint, (LabelSet, LabelSet, f64)> = HashMap::new();
     for (labels, value) in result {
-        let mut series = label_set(&labels);
-        series.remove("__name__");
+        let series = label_set(&labels);
         let data = RuleTemplateData {
             labels: &series,
             value,
@@ -293,6 +309,7 @@ fn evaluate_alerting(
             Err(e) => format!("<error expanding template: {e}>"),
         };
         let mut alert_labels = series.clone();
+        alert_labels.remove("__name__");
         for (n, v) in &group.labels {
             alert_labels.insert(n.clone(), v.clone());
         }
@@ -394,6 +411,24 @@ fn evaluate_alerting(
     Ok(series)
 }
 
+/// A rule's expression as Prometheus prints it back (the loader checked that it parses).
+pub fn canonical(expr: &str) -> String {
+    promql::parse(expr).map_or_else(|_| expr.to_string(), |e| e.to_string())
+}
+
+/// Go's `url.QueryEscape`: letters, digits and `-_.~` kept, space as `+`, the rest `%XX`.
+fn go_query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3 / 2);
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// Send the alerts due: firing ones every `resend_delay`, resolved ones once at once.
 fn send_alerts(ctx: &EvalContext<'_>, state: &mut RuleState, interval: Duration, t_ns: i64) {
     let resend = i64::try_from(ctx.options.resend_delay.as_nanos()).unwrap_or(i64::MAX);
@@ -401,7 +436,7 @@ fn send_alerts(ctx: &EvalContext<'_>, state: &mut RuleState, interval: Duration,
     let generator_url = format!(
         "{}/graph?g0.expr={}&g0.tab=1",
         ctx.options.external_url,
-        form_urlencoded::byte_serialize(state.rule.expr.as_bytes()).collect::<String>()
+        go_query_escape(&canonical(&state.rule.expr))
     );
     let mut out = Vec::new();
     for alert in state.alerts.values_mut() {
@@ -463,11 +498,15 @@ fn restore_for_state(ctx: &EvalContext<'_>, state: &mut RuleState, t_ns: i64) {
                 .iter()
                 .filter(|s| s.labels.len() == expected_len)
                 .flat_map(|s| s.samples.iter())
-                .filter(|s| !pharos_storage::tsdb::is_stale_nan(s.v) && s.t < maxt)
+                .filter(|s| s.t < maxt)
                 .max_by_key(|s| s.t)
             else {
                 continue;
             };
+            if pharos_storage::tsdb::is_stale_nan(last.v) {
+                // The alert had ended before Pharos stopped: its timer starts afresh.
+                continue;
+            }
             let down_at = last.t * 1_000_000;
             let mut restored = (last.v as i64).saturating_mul(1_000_000_000);
             let remaining = hold - (down_at - restored);

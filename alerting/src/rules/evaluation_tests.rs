@@ -308,4 +308,82 @@ async fn the_rules_and_alerts_apis_answer_in_prometheus_shapes() {
     assert_eq!(body["data"]["alerts"][0]["state"], "pending");
 }
 
+#[test]
+fn regression_a_rule_reads_what_an_earlier_rule_of_its_group_recorded_at_the_same_timestamp() {
+    let f = fixture(
+        "groups:\n  - name: g\n    rules:\n      - record: job:x:sum\n        expr: sum(x)\n      - alert: Big\n        expr: job:x:sum > 5\n",
+    );
+    f.write("x", &[("i", "a")], T0, 4.0);
+    f.write("x", &[("i", "b")], T0, 4.0);
+    f.eval(T0);
+    assert_eq!(f.rule("Big").state(), AlertState::Firing, "the alert saw this evaluation's recorded 8");
+}
+
+#[test]
+fn regression_restore_skips_an_alert_whose_last_for_state_sample_is_stale() {
+    let rules = "groups:\n  - name: g\n    rules:\n      - alert: Slow\n        expr: load > 5\n        for: 1h\n";
+    let f = fixture(rules);
+    for i in 0..=30 {
+        f.write("load", &[("instance", "a")], T0 + i * 60 * S, 7.0);
+        f.eval(T0 + i * 60 * S);
+    }
+    // The condition ends: the alert is dropped and its series stale-marked.
+    f.write("load", &[("instance", "a")], T0 + 31 * 60 * S, 1.0);
+    f.eval(T0 + 31 * 60 * S);
+    let Fixture { dir, tsdb, .. } = f;
+    let g = fixture_on(dir, tsdb, rules);
+    let restart = T0 + 41 * 60 * S;
+    g.write("load", &[("instance", "a")], restart, 7.0);
+    g.eval(restart);
+    assert_eq!(g.rule("Slow").alerts.values().next().unwrap().active_at, restart, "a fresh timer");
+}
+
+#[test]
+fn regression_a_failed_evaluation_marks_nothing_stale_and_sends_nothing() {
+    let f = fixture("groups:\n  - name: g\n    limit: 1\n    rules:\n      - record: copy\n        expr: x\n");
+    f.write("x", &[("i", "a")], T0, 1.0);
+    f.eval(T0);
+    f.write("x", &[("i", "a")], T0 + 10 * S, 1.0);
+    f.write("x", &[("i", "b")], T0 + 10 * S, 1.0);
+    f.eval(T0 + 10 * S);
+    assert_eq!(f.rule("copy").health.ok, Some(false));
+    let copies = f.samples("copy", &[("i", "a")], T0 + 10 * S);
+    assert_eq!(copies[0].1.len(), 1, "no stale marker after the failed evaluation: {:?}", copies[0].1);
+}
+
+#[test]
+fn regression_label_templates_see_the_metric_name() {
+    let f = fixture(
+        "groups:\n  - name: g\n    rules:\n      - alert: Named\n        expr: load > 5\n        annotations: {metric: '{{ $labels.__name__ }}'}\n",
+    );
+    f.write("load", &[("instance", "a")], T0, 7.0);
+    f.eval(T0);
+    let alert = f.rule("Named").alerts.values().next().unwrap().clone();
+    assert_eq!(alert.annotations.get("metric").unwrap(), "load");
+    assert!(!alert.labels.contains_key("__name__"), "the alert's labels drop it");
+}
+
+#[test]
+fn regression_generator_urls_escape_the_canonical_expression_as_go() {
+    let f = fixture("groups:\n  - name: g\n    rules:\n      - alert: Re\n        expr: 'up{job=~\"a.*\"}   ==   0'\n");
+    f.write("up", &[("job", "ab")], T0, 0.0);
+    f.eval(T0);
+    let sent = f.sink.take();
+    assert_eq!(sent[0].generator_url, "http://pharos:9090/graph?g0.expr=up%7Bjob%3D~%22a.%2A%22%7D+%3D%3D+0&g0.tab=1");
+}
+
+#[test]
+fn regression_a_rule_removed_from_a_changed_group_has_its_series_stale_marked() {
+    let two = "groups:\n  - name: g\n    rules:\n      - record: kept\n        expr: x\n      - record: dropped\n        expr: x * 2\n";
+    let f = fixture(two);
+    f.write("x", &[("i", "a")], T0, 1.0);
+    f.eval(T0);
+    std::fs::write(f.path(), "groups:\n  - name: g\n    rules:\n      - record: kept\n        expr: x\n").unwrap();
+    f.manager.update(&[f.path()]).unwrap();
+    let dropped = f.samples("dropped", &[], i64::MAX / 2);
+    assert!(is_stale_nan(dropped[0].1.last().unwrap().v), "{:?}", dropped[0].1);
+    let kept = f.samples("kept", &[], i64::MAX / 2);
+    assert!(!is_stale_nan(kept[0].1.last().unwrap().v));
+}
+
 // Pharos — alerting/src/rules/evaluation_tests.rs

@@ -19,7 +19,7 @@ use pharos_query::promql::EngineOptions;
 use pharos_storage::tsdb::{Tsdb, WriteBatch};
 use tokio::sync::{Notify, watch};
 
-use super::evaluation::{AlertSink, EvalContext, RuleManagerOptions, RuleState, evaluate_group};
+use super::evaluation::{AlertSink, EvalContext, RuleManagerOptions, RuleState, append, evaluate_group};
 use super::file::{RuleFileError, RuleGroup, load_rule_file};
 
 /// One group with its rules' state.
@@ -125,17 +125,25 @@ impl RuleManager {
                 let mut rules: Vec<RuleState> = group.rules.iter().cloned().map(RuleState::new).collect();
                 let mut restored = false;
                 if let Some(previous) = previous {
+                    // Stop the old group first; its state lock waits out an evaluation in flight.
+                    previous.stopped.store(true, Ordering::Release);
+                    previous.wake.notify_one();
                     let old_state = previous.snapshot();
                     restored = old_state.restored;
-                    for rule in &mut rules {
-                        if let Some(old_rule) = old_state
-                            .rules
-                            .iter()
-                            .find(|o| o.rule.name() == rule.rule.name() && o.rule.expr == rule.rule.expr)
-                        {
-                            rule.inherit(old_rule);
+                    let mut orphans = Vec::new();
+                    for old_rule in &old_state.rules {
+                        let heir = rules
+                            .iter_mut()
+                            .find(|r| r.rule.name() == old_rule.rule.name() && r.rule.expr == old_rule.rule.expr);
+                        match heir {
+                            Some(rule) => rule.inherit(old_rule),
+                            None => orphans.push(old_rule),
                         }
                     }
+                    // Rules that are gone: their series end now.
+                    let t_ms = now_nanos().div_euclid(1_000_000);
+                    let series = orphans.iter().flat_map(|r| r.stale_series(t_ms)).collect();
+                    self.append(&group.name, &WriteBatch { series, metadata: Vec::new() });
                 }
                 next.push(Arc::new(GroupRunner {
                     file: file.path.clone(),
@@ -238,25 +246,15 @@ impl RuleManager {
         let t_ns = slot_ns - i64::try_from(group.query_offset.as_nanos()).unwrap_or(0);
         let mut state = group.state.lock().expect("group lock");
         let restore = !state.restored;
-        let batch = evaluate_group(&ctx, &group.group, group.interval, &mut state.rules, t_ns, restore);
+        evaluate_group(&ctx, &group.group, group.interval, &mut state.rules, t_ns, restore);
         state.restored = true;
         state.last_evaluation = t_ns;
         state.evaluation_seconds = started.elapsed().as_secs_f64();
-        drop(state);
-        self.append(&group.group.name, &batch);
     }
 
     fn append(&self, group: &str, batch: &WriteBatch) {
-        if batch.series.is_empty() {
-            return;
-        }
-        match self.tsdb.append(batch) {
-            Ok(report) if !report.errors.is_empty() => {
-                tracing::warn!(group, errors = ?report.errors, "some rule results were not stored")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(group, error = %e, "cannot store rule results"),
-        }
+        let ctx = EvalContext { tsdb: &self.tsdb, engine: &self.engine, options: &self.options, sink: &*self.sink };
+        append(&ctx, group, batch);
     }
 }
 
