@@ -19,6 +19,7 @@ use tokio::sync::{Notify, watch};
 
 use super::config::Route;
 use super::model::{Alert, Fingerprint, LabelSet};
+use crate::template::go_quote;
 
 /// What a flush is about: one aggregation group of one route.
 #[derive(Clone, Debug)]
@@ -45,25 +46,6 @@ pub trait Flush: Send + Sync + 'static {
 pub fn label_set_string(labels: &LabelSet) -> String {
     let pairs: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={}", go_quote(v))).collect();
     format!("{{{}}}", pairs.join(", "))
-}
-
-/// Go's `strconv.Quote` for the characters label values hold.
-pub fn go_quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 struct Group {

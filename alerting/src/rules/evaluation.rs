@@ -16,7 +16,7 @@ use pharos_storage::tsdb::{Label, Labels, Matcher, STALE_NAN_BITS, Sample, Serie
 
 use super::file::{Rule, RuleGroup, RuleKind};
 use crate::notifier::model::{Alert, Fingerprint, LabelSet};
-use crate::template::{QuerySample, RuleTemplateData, expand_rule_template};
+use crate::template::{QuerySample, RuleTemplateData, expand_rule_template, go_query_escape};
 
 /// How long a resolved alert is kept, and re-sent, after it resolved (Prometheus: 15m).
 const RESOLVED_RETENTION_NS: i64 = 15 * 60 * 1_000_000_000;
@@ -414,19 +414,6 @@ fn evaluate_alerting(
 /// A rule's expression as Prometheus prints it back (the loader checked that it parses).
 pub fn canonical(expr: &str) -> String {
     promql::parse(expr).map_or_else(|_| expr.to_string(), |e| e.to_string())
-}
-
-/// Go's `url.QueryEscape`: letters, digits and `-_.~` kept, space as `+`, the rest `%XX`.
-fn go_query_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3 / 2);
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Send the alerts due: firing ones every `resend_delay`, resolved ones once at once.

@@ -343,7 +343,7 @@ pub fn query_escape(s: &str) -> String {
 }
 
 /// Go's `%q` of a string: double-quoted with Go escapes.
-fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
