@@ -232,20 +232,15 @@ async fn wait_rule_alert(pharos: &Pharos, name: &str, state: &str, limit: Durati
     None
 }
 
+/// RFC 3339 text of a time.
+fn rfc3339(t: SystemTime) -> String {
+    let nanos = t.duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
+    pharos_proto::civil_time::format_rfc3339(nanos, pharos_proto::civil_time::Fraction::Trimmed)
+}
+
+/// Seconds since the epoch of an RFC 3339 time (Prometheus' `activeAt`).
 fn rfc3339_secs(text: &str) -> f64 {
-    // `2026-11-26T21:50:01.123456789Z` (Prometheus' activeAt): the seconds since the epoch.
-    let (date, time) = text.trim_end_matches('Z').split_once('T').unwrap();
-    let d: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
-    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d[2] - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    let mut parts = time.split(':');
-    let h: f64 = parts.next().unwrap().parse().unwrap();
-    let min: f64 = parts.next().unwrap().parse().unwrap();
-    let s: f64 = parts.next().unwrap().parse().unwrap();
-    days as f64 * 86_400.0 + h * 3600.0 + min * 60.0 + s
+    pharos_query::parse_rfc3339_nanos(text).expect("an RFC 3339 time") as f64 / 1e9
 }
 
 /// An unchanged, real-world style Prometheus rule file.
@@ -611,8 +606,12 @@ async fn silences_notification_log_and_alert_state_survive_a_restart() {
     assert_eq!(response.status(), 200);
     let id = response.json::<Value>().await.unwrap()["silenceID"].as_str().unwrap().to_string();
 
-    assert_eq!(post_alerts(&pharos, json!([alert(json!({"alertname": "Notified"}))])).await.0, 200);
-    assert_eq!(http.wait_for("/hook", 1, Duration::from_secs(5)).await.len(), 1);
+    // A second alert that will resolve while Pharos is down (its sender set its end).
+    let mut ends = alert(json!({"alertname": "EndsWhileDown"}));
+    let end = SystemTime::now() + Duration::from_secs(10);
+    ends["endsAt"] = json!(rfc3339(end));
+    assert_eq!(post_alerts(&pharos, json!([alert(json!({"alertname": "Notified"})), ends])).await.0, 200);
+    assert_eq!(http.wait_for("/hook", 2, Duration::from_secs(5)).await.len(), 2);
 
     remote_write_value(&pharos, "up_marker", &[("job", "x")], 1.0).await;
     let pending = wait_rule_alert(&pharos, "Pending", "pending", Duration::from_secs(10)).await.expect("pending");
@@ -631,7 +630,20 @@ async fn silences_notification_log_and_alert_state_survive_a_restart() {
     // remembers it was notified, so nothing is sent again within repeat_interval.
     assert_eq!(post_alerts(&pharos, json!([alert(json!({"alertname": "Notified"}))])).await.0, 200);
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(http.at("/hook").len(), 1, "no duplicate after the restart");
+    let about = |name: &str| -> Vec<Value> {
+        http.at("/hook").into_iter().map(|r| r.body).filter(|b| b["groupLabels"]["alertname"] == name).collect()
+    };
+    assert_eq!(about("Notified").len(), 1, "no duplicate after the restart");
+
+    // The notifier's alerts were kept: the group of the alert that ended while Pharos was down is
+    // notified as resolved, nobody having re-sent it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while about("EndsWhileDown").len() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ends = about("EndsWhileDown");
+    assert_eq!(ends.len(), 2, "firing, then resolved after the restart");
+    assert_eq!(ends[1]["status"], "resolved");
 
     // The pending alert's `for` timer was restored, not restarted: its activeAt is the one from
     // before, shifted by the time Pharos was down (Prometheus' RestoreForState), well before the

@@ -7,9 +7,15 @@
 //! stay until [`AlertStore::gc`] drops them, so resolution can still be notified.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::model::{Alert, Fingerprint, LabelSet};
+use super::snapshot::{self, PayloadError, PayloadReader, PayloadWriter, SnapshotError};
+
+/// Magic of the alerts snapshot (`docs/format/alerting.md`).
+pub const ALERTS_MAGIC: [u8; 4] = *b"PHAL";
 
 /// Why a posted alert was refused (Alertmanager's `types.Alert.Validate` wording).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,9 +97,38 @@ pub fn merge(a: &Alert, b: &Alert, now: i64) -> Alert {
 #[derive(Default)]
 pub struct AlertStore {
     alerts: Mutex<HashMap<Fingerprint, Alert>>,
+    /// Changed since the last [`AlertStore::persist`].
+    dirty: AtomicBool,
 }
 
 impl AlertStore {
+    /// The alerts of a snapshot written by [`AlertStore::persist`] (none if the file is absent).
+    /// A damaged file is an error naming it.
+    pub fn open(path: &Path) -> Result<AlertStore, SnapshotError> {
+        let store = AlertStore::default();
+        if let Some(payload) = snapshot::read_snapshot(path, ALERTS_MAGIC)? {
+            let alerts = decode(&payload).map_err(|e| SnapshotError::corrupt(path, e))?;
+            let mut map = store.alerts.lock().expect("alert store lock");
+            for alert in alerts {
+                map.insert(alert.fingerprint(), alert);
+            }
+        }
+        Ok(store)
+    }
+
+    /// Write every alert to `path` if anything changed since the last call. The notifier calls
+    /// it every few seconds: alerts are re-sent by their senders, so a crash loses at most what
+    /// the next re-send brings back, while a restart keeps its firing groups (and can notify
+    /// their resolution).
+    pub fn persist(&self, path: &Path) -> Result<(), SnapshotError> {
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let payload = encode(&self.list());
+        snapshot::write_snapshot(path, ALERTS_MAGIC, &payload)
+            .inspect_err(|_| self.dirty.store(true, Ordering::Release))
+    }
+
     /// Store an alert (already completed and validated), merging it with the stored version when
     /// the two overlap in time, as Alertmanager's provider does. Returns what is stored now.
     pub fn put(&self, alert: Alert, now: i64) -> Alert {
@@ -109,6 +144,7 @@ impl AlertStore {
             _ => alert,
         };
         alerts.insert(fingerprint, stored.clone());
+        self.dirty.store(true, Ordering::Release);
         stored
     }
 
@@ -136,6 +172,9 @@ impl AlertStore {
         let mut alerts = self.alerts.lock().expect("alert store lock");
         let before = alerts.len();
         alerts.retain(|_, a| !a.resolved_at(now));
+        if alerts.len() != before {
+            self.dirty.store(true, Ordering::Release);
+        }
         before - alerts.len()
     }
 
@@ -145,6 +184,53 @@ impl AlertStore {
         let resolved = alerts.values().filter(|a| a.resolved_at(now)).count();
         (alerts.len() - resolved, resolved)
     }
+}
+
+/// Payload layout: `docs/format/alerting.md`.
+fn encode(alerts: &[Alert]) -> Vec<u8> {
+    let mut w = PayloadWriter::new();
+    w.uvarint(alerts.len() as u64);
+    for a in alerts {
+        for set in [&a.labels, &a.annotations] {
+            w.uvarint(set.len() as u64);
+            for (name, value) in set {
+                w.string(name);
+                w.string(value);
+            }
+        }
+        w.varint(a.starts_at);
+        w.varint(a.ends_at);
+        w.varint(a.updated_at);
+        w.string(&a.generator_url);
+        w.u8(u8::from(a.timeout));
+    }
+    w.into_bytes()
+}
+
+fn decode(payload: &[u8]) -> Result<Vec<Alert>, PayloadError> {
+    let mut r = PayloadReader::new(payload);
+    let count = r.count(8)?;
+    let mut alerts = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut sets = [LabelSet::new(), LabelSet::new()];
+        for set in &mut sets {
+            for _ in 0..r.count(2)? {
+                let name = r.string()?;
+                set.insert(name, r.string()?);
+            }
+        }
+        let [labels, annotations] = sets;
+        let (starts_at, ends_at, updated_at) = (r.varint()?, r.varint()?, r.varint()?);
+        let generator_url = r.string()?;
+        let timeout = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(r.error("timeout flag is neither 0 nor 1")),
+        };
+        alerts.push(Alert { labels, annotations, starts_at, ends_at, updated_at, generator_url, timeout });
+    }
+    r.finish()?;
+    Ok(alerts)
 }
 
 #[cfg(test)]
@@ -208,6 +294,34 @@ mod tests {
         assert_eq!(merge(&older, &younger, now).ends_at, 200 * S);
         older.timeout = false;
         assert_eq!(merge(&older, &younger, now).ends_at, 500 * S);
+    }
+
+    #[test]
+    fn alerts_survive_a_persist_and_reopen_and_damage_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts");
+        let store = AlertStore::open(&path).unwrap();
+        let mut a = alert("A", 10 * S, 200 * S, 10 * S);
+        a.annotations.insert("summary".into(), "disk full".into());
+        a.generator_url = "http://prom/graph".into();
+        a.timeout = true;
+        store.put(a.clone(), 100 * S);
+        store.put(alert("B", 20 * S, 90 * S, 20 * S), 100 * S);
+        store.persist(&path).unwrap();
+        let reopened = AlertStore::open(&path).unwrap();
+        assert_eq!(reopened.list(), store.list());
+        assert_eq!(reopened.get(a.fingerprint()), Some(a));
+        // Nothing changed: no rewrite (the file stays byte-identical even if removed meanwhile).
+        std::fs::remove_file(&path).unwrap();
+        store.persist(&path).unwrap();
+        assert!(!path.exists(), "an unchanged store is not written again");
+        store.put(alert("C", 30 * S, 300 * S, 30 * S), 100 * S);
+        store.persist(&path).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[20] ^= 0x40;
+        std::fs::write(&path, bytes).unwrap();
+        let err = AlertStore::open(&path).err().expect("a damaged snapshot is refused");
+        assert!(err.to_string().contains("alerts"), "{err}");
     }
 
     #[test]

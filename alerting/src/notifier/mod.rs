@@ -49,6 +49,8 @@ pub enum NotifierError {
     Silences(#[from] silences::SilenceError),
     #[error(transparent)]
     Nflog(#[from] nflog::NflogError),
+    #[error(transparent)]
+    Alerts(#[from] snapshot::SnapshotError),
     #[error("cannot create {}: {source}", path.display())]
     DataDir { path: PathBuf, source: std::io::Error },
 }
@@ -97,7 +99,7 @@ impl Notifier {
             .map_err(|source| NotifierError::DataDir { path: options.data_dir.clone(), source })?;
         let silences = Arc::new(Silences::open(&options.data_dir.join("silences"), options.retention)?);
         let nflog = Arc::new(Nflog::open(&options.data_dir.join("nflog"), options.retention)?);
-        let alerts = Arc::new(AlertStore::default());
+        let alerts = Arc::new(AlertStore::open(&options.data_dir.join("alerts"))?);
         let metrics = Arc::new(NotifierMetrics::new(registry));
         let config = Arc::new(config);
         let templates = Arc::new(load_templates(&config)?);
@@ -111,6 +113,11 @@ impl Notifier {
             external_url: options.external_url.clone(),
         });
         let dispatcher = Dispatcher::new(Arc::new(config.route.clone()), pipeline);
+        // Alerts from before a restart go back into their groups: firing groups go on, and those
+        // that resolved meanwhile are notified as resolved (the notification log knows them).
+        for alert in alerts.list() {
+            dispatcher.insert(&alert);
+        }
         warn_unsupported(&config);
         let notifier = Arc::new(Notifier {
             alerts,
@@ -125,6 +132,7 @@ impl Notifier {
             silence_gauge: registry.gauge("alertmanager_silences", "How many silences by state.", &["state"]),
         });
         tokio::spawn(maintenance(Arc::downgrade(&notifier)));
+        tokio::spawn(persist_alerts(Arc::downgrade(&notifier)));
         Ok(notifier)
     }
 
@@ -232,6 +240,21 @@ fn warn_unsupported(config: &AlertmanagerConfig) {
     }
 }
 
+/// Every 2 seconds, the alert store's snapshot if it changed.
+async fn persist_alerts(notifier: std::sync::Weak<Notifier>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let Some(notifier) = notifier.upgrade() else { return };
+        let path = notifier.options.data_dir.join("alerts");
+        let alerts = notifier.alerts.clone();
+        let result = tokio::task::spawn_blocking(move || alerts.persist(&path)).await;
+        if let Ok(Err(e)) = result {
+            tracing::error!(error = %e, "cannot write the notifier's alerts");
+        }
+    }
+}
+
 /// Every 15 minutes (Alertmanager: 30 for alerts, 15 for silences and the log): drop resolved
 /// alerts, expired silences and log entries past retention; refresh the gauges each minute.
 async fn maintenance(notifier: std::sync::Weak<Notifier>) {
@@ -257,7 +280,8 @@ async fn maintenance(notifier: std::sync::Weak<Notifier>) {
         notifier.alert_gauge.with(&["active"]).set((firing - suppressed) as f64);
         notifier.alert_gauge.with(&["suppressed"]).set(suppressed as f64);
         for state in ["pending", "active", "expired"] {
-            let count = notifier.silences.list().iter().filter(|s| silences::silence_state(s, now).as_str() == state).count();
+            let count =
+                notifier.silences.list().iter().filter(|s| silences::silence_state(s, now).as_str() == state).count();
             notifier.silence_gauge.with(&[state]).set(count as f64);
         }
     }

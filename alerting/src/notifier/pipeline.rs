@@ -167,7 +167,9 @@ impl Pipeline {
             .enumerate()
             .map(|(i, c)| Integration::Email(i, Box::new(c.clone())))
             .chain(receiver.slack_configs.iter().enumerate().map(|(i, c)| Integration::Slack(i, Box::new(c.clone()))))
-            .chain(receiver.webhook_configs.iter().enumerate().map(|(i, c)| Integration::Webhook(i, Box::new(c.clone()))));
+            .chain(
+                receiver.webhook_configs.iter().enumerate().map(|(i, c)| Integration::Webhook(i, Box::new(c.clone()))),
+            );
         let mut tasks = tokio::task::JoinSet::new();
         for integration in integrations {
             let (pipeline, group, alerts, receiver) =

@@ -69,9 +69,8 @@ impl HttpTarget {
                 .map_err(|e| DeliveryError::invalid("HTTP header value", format!("{name}: {e}")))?;
             headers.insert(name, value);
         }
-        let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .use_preconfigured_tls(rustls_client_config(&self.tls)?);
+        let mut builder =
+            reqwest::Client::builder().default_headers(headers).use_preconfigured_tls(rustls_client_config(&self.tls)?);
         if !self.timeout.is_zero() {
             builder = builder.timeout(self.timeout);
         }
