@@ -768,4 +768,29 @@ async fn reload_applies_new_rules_and_an_invalid_file_keeps_the_running_ones() {
     assert!(status["config"]["original"].as_str().unwrap().contains("webhook_configs"), "the running config stays");
 }
 
+#[test]
+fn check_config_checks_the_rule_files_and_alertmanager_yml() {
+    let files = Files::new();
+    let rules = files.write("rules.yml", RULES);
+    let alertmanager = files.write("alertmanager.yml", "route:\n  receiver: r\nreceivers:\n  - name: r\n");
+    let config = files.write("pharos.yml", &pharos_config(Some(&rules), &alertmanager));
+    let out = harness::run_pharos(&["check-config", config.to_str().unwrap()], files.0.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("1 rule files with 2 rules, 1 receivers"), "{text}");
+
+    std::fs::write(&rules, RULES.replace("expr: api_errors_ratio > 0.05", "expr: api_errors_ratio >")).unwrap();
+    let out = harness::run_pharos(&["check-config", config.to_str().unwrap()], files.0.path());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && text.contains("HighErrorRate") && text.contains("rules.yml: group \"api.rules\""),
+        "{text}"
+    );
+
+    std::fs::write(&rules, RULES).unwrap();
+    std::fs::write(&alertmanager, "route:\n  receiver: nobody\nreceivers: []\n").unwrap();
+    let out = harness::run_pharos(&["check-config", config.to_str().unwrap()], files.0.path());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && text.contains("nobody"), "{text}");
+}
+
 // Pharos — tests/alerting.rs
