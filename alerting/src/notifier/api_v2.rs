@@ -425,4 +425,122 @@ async fn delete_silence(State(notifier): State<Arc<Notifier>>, Path(id): Path<St
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notifier::NotifierOptions;
+    use crate::notifier::config::default_config;
+    use http_body_util::BodyExt;
+    use pharos_proto::BuildInfo;
+    use pharos_proto::exposition::Registry;
+    use tower::ServiceExt;
+
+    async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (u16, Value) {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    fn notifier(dir: &std::path::Path) -> Arc<Notifier> {
+        let options = NotifierOptions {
+            data_dir: dir.to_path_buf(),
+            retention: std::time::Duration::from_secs(3600),
+            external_url: "http://x".into(),
+        };
+        Notifier::open(options, default_config(), &Registry::default(), Arc::new(BuildInfo::for_tests())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_bad_alert_is_refused_alone_and_bad_bodies_get_alertmanagers_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(notifier(dir.path()));
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/api/v2/alerts",
+            r#"[{"labels":{}}, {"labels":{"alertname":"Good"}}, {"labels":{"a":"b"},"startsAt":"2026-01-02T00:00:00Z","endsAt":"2026-01-01T00:00:00Z"}]"#,
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            body,
+            json!("alert 0: at least one label pair required; alert 2: start time must be before end time")
+        );
+        let (_, alerts) = call(&app, "GET", "/api/v2/alerts", "").await;
+        assert_eq!(alerts.as_array().unwrap().len(), 1, "the good alert is kept: {alerts}");
+        assert_eq!(alerts[0]["labels"]["alertname"], "Good");
+        assert_eq!(alerts[0]["status"]["state"], "active");
+
+        let (status, body) = call(&app, "POST", "/api/v2/alerts", "{not json").await;
+        assert_eq!(status, 400);
+        assert_eq!(body["code"], 400);
+        assert!(body["message"].as_str().unwrap().contains("parsing alerts body"), "{body}");
+        let (status, body) = call(&app, "GET", "/api/v2/alerts?filter=alertname%3D~%22(%22", "").await;
+        assert_eq!(status, 400, "{body}");
+        let (status, _) = call(&app, "GET", "/api/v2/alerts?active=maybe", "").await;
+        assert_eq!(status, 400);
+    }
+
+    #[tokio::test]
+    async fn silences_are_created_updated_listed_and_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(notifier(dir.path()));
+        let silence = |id: &str, starts_at: &str, comment: &str| {
+            format!(
+                r#"{{"id":"{id}","matchers":[{{"name":"alertname","value":"Down","isRegex":false}}],"startsAt":"{starts_at}","endsAt":"2099-01-01T00:00:00Z","createdBy":"me","comment":"{comment}"}}"#
+            )
+        };
+        let (status, body) =
+            call(&app, "POST", "/api/v2/silences", &silence("", "2020-01-01T00:00:00Z", "first")).await;
+        assert_eq!(status, 200, "{body}");
+        let id = body["silenceID"].as_str().unwrap().to_string();
+        let (_, got) = call(&app, "GET", &format!("/api/v2/silence/{id}"), "").await;
+        assert_eq!(got["status"]["state"], "active");
+        assert_eq!(
+            got["matchers"][0],
+            json!({"isEqual": true, "isRegex": false, "name": "alertname", "value": "Down"})
+        );
+        assert!(got["startsAt"].as_str().unwrap().ends_with('Z'));
+        // A start in the past was moved to the creation time, as Alertmanager does; updating the
+        // comment with the stored start keeps the id (what `amtool silence update` sends).
+        let starts_at = got["startsAt"].as_str().unwrap().to_string();
+        let (_, body) = call(&app, "POST", "/api/v2/silences", &silence(&id, &starts_at, "second")).await;
+        assert_eq!(body["silenceID"], id.as_str());
+        let (_, list) = call(&app, "GET", "/api/v2/silences?filter=alertname%3D%22Down%22", "").await;
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        assert_eq!(list[0]["comment"], "second");
+        let (_, list) = call(&app, "GET", "/api/v2/silences?filter=alertname%3D%22Up%22", "").await;
+        assert!(list.as_array().unwrap().is_empty());
+        // Errors: no matchers (400, a JSON string), unknown ids (404).
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/api/v2/silences",
+            r#"{"matchers":[],"startsAt":"2020-01-01T00:00:00Z","endsAt":"2099-01-01T00:00:00Z","createdBy":"me","comment":""}"#,
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(body.is_string(), "{body}");
+        assert_eq!(call(&app, "GET", "/api/v2/silence/00000000-0000-4000-8000-000000000000", "").await.0, 404);
+        assert_eq!(call(&app, "DELETE", &format!("/api/v2/silence/{id}"), "").await.0, 200);
+        let (_, got) = call(&app, "GET", &format!("/api/v2/silence/{id}"), "").await;
+        assert_eq!(got["status"]["state"], "expired");
+        let (_, receivers) = call(&app, "GET", "/api/v2/receivers", "").await;
+        assert_eq!(receivers, json!([{"name": "default"}]));
+    }
+
+    #[test]
+    fn api_times_have_milliseconds() {
+        assert_eq!(api_time(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123Z");
+        assert_eq!(api_time(0), "1970-01-01T00:00:00.000Z");
+    }
+}
+
 // Pharos — alerting/src/notifier/api_v2.rs
