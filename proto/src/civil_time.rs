@@ -41,6 +41,8 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
 pub enum Fraction {
     /// Always nine (`…05.120000000Z`).
     Nanos,
+    /// Always three, truncated (`…05.120Z`), as go-swagger's `strfmt.DateTime` (Alertmanager's API).
+    Millis,
     /// As many as needed, none for a whole second (`…05.12Z`, `…05Z`), as Go's `RFC3339Nano`.
     Trimmed,
 }
@@ -54,6 +56,7 @@ pub fn format_rfc3339(nanos: i64, fraction: Fraction) -> String {
     let mut out = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", tod / 3600, tod / 60 % 60, tod % 60);
     match fraction {
         Fraction::Nanos => out.push_str(&format!(".{frac:09}")),
+        Fraction::Millis => out.push_str(&format!(".{:03}", frac / 1_000_000)),
         Fraction::Trimmed if frac > 0 => {
             out.push('.');
             out.push_str(format!("{frac:09}").trim_end_matches('0'));
@@ -62,6 +65,12 @@ pub fn format_rfc3339(nanos: i64, fraction: Fraction) -> String {
     }
     out.push('Z');
     out
+}
+
+/// A time as Go's `time.Time` marshals to JSON: [`Fraction::Trimmed`] RFC 3339, and `0` (unset)
+/// as Go's zero time `0001-01-01T00:00:00Z` (Prometheus' and Alertmanager's JSON).
+pub fn format_go_time(nanos: i64) -> String {
+    if nanos == 0 { "0001-01-01T00:00:00Z".to_string() } else { format_rfc3339(nanos, Fraction::Trimmed) }
 }
 
 #[cfg(test)]
@@ -86,6 +95,10 @@ mod tests {
         assert_eq!(format_rfc3339(1_700_000_000_120_000_000, Fraction::Trimmed), "2023-11-14T22:13:20.12Z");
         assert_eq!(format_rfc3339(-1, Fraction::Trimmed), "1969-12-31T23:59:59.999999999Z");
         assert_eq!(format_rfc3339(86_400_000_000_000, Fraction::Trimmed), "1970-01-02T00:00:00Z");
+        assert_eq!(format_rfc3339(1_700_000_000_123_456_789, Fraction::Millis), "2023-11-14T22:13:20.123Z");
+        assert_eq!(format_rfc3339(-1, Fraction::Millis), "1969-12-31T23:59:59.999Z");
+        assert_eq!(format_go_time(0), "0001-01-01T00:00:00Z");
+        assert_eq!(format_go_time(1_000_000_000), "1970-01-01T00:00:01Z");
     }
 }
 

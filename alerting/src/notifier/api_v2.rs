@@ -49,9 +49,7 @@ pub const ALERTMANAGER_API_VERSION: &str = "0.25.0";
 
 /// Times as Alertmanager's API writes them: RFC 3339 with milliseconds, UTC.
 pub fn api_time(nanos: i64) -> String {
-    let text = format_rfc3339(nanos.div_euclid(1_000_000) * 1_000_000, Fraction::Nanos);
-    // `…SS.mmm000000Z` → `…SS.mmmZ`
-    format!("{}Z", &text[..text.len() - 7])
+    format_rfc3339(nanos, Fraction::Millis)
 }
 
 fn parse_api_time(field: &str, text: &str) -> Result<i64, Response> {

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use pharos_proto::civil_time::{Fraction, format_rfc3339};
+use pharos_proto::civil_time::format_go_time;
 use pharos_proto::{ApiError, ApiFamily, ErrorCode};
 use serde_json::{Value, json};
 
@@ -21,11 +21,6 @@ pub fn router(manager: Arc<RuleManager>) -> Router {
         .route("/api/v1/rules", get(rules).post(rules))
         .route("/api/v1/alerts", get(alerts).post(alerts))
         .with_state(manager)
-}
-
-/// Go's `time.Time` in JSON: RFC 3339 with nanoseconds trimmed; the zero time when unset.
-fn go_time(nanos: i64) -> String {
-    if nanos == 0 { "0001-01-01T00:00:00Z".to_string() } else { format_rfc3339(nanos, Fraction::Trimmed) }
 }
 
 /// `strconv.FormatFloat(v, 'e', -1, 64)`: shortest digits, exponent with a sign and two digits.
@@ -47,11 +42,11 @@ fn alert_json(alert: &ActiveAlert) -> Value {
         "labels": alert.labels,
         "annotations": alert.annotations,
         "state": alert.state.as_str(),
-        "activeAt": go_time(alert.active_at),
+        "activeAt": format_go_time(alert.active_at),
         "value": go_exponent(alert.value),
     });
     if alert.keep_firing_since != 0 {
-        out["keepFiringSince"] = json!(go_time(alert.keep_firing_since));
+        out["keepFiringSince"] = json!(format_go_time(alert.keep_firing_since));
     }
     out
 }
@@ -96,7 +91,7 @@ fn rule_json(rule: &RuleState, exclude_alerts: bool) -> Value {
         out["lastError"] = json!(rule.health.last_error);
     }
     out["evaluationTime"] = json!(rule.health.evaluation_seconds);
-    out["lastEvaluation"] = json!(go_time(rule.health.last_evaluation));
+    out["lastEvaluation"] = json!(format_go_time(rule.health.last_evaluation));
     out
 }
 
@@ -168,7 +163,7 @@ async fn rules(
             "interval": group.interval.as_secs_f64(),
             "limit": group.group.limit,
             "evaluationTime": state.evaluation_seconds,
-            "lastEvaluation": go_time(state.last_evaluation),
+            "lastEvaluation": format_go_time(state.last_evaluation),
         }));
     }
     axum::Json(json!({"status": "success", "data": {"groups": groups}})).into_response()

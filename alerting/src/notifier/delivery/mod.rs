@@ -24,7 +24,7 @@ pub use retry::{Backoff, deliver_with_backoff, deliver_with_retries};
 pub use slack::{
     SLACK_MAX_TITLE_RUNES, SlackAction, SlackAttachment, SlackConfirmationField, SlackField, SlackMessage, post_slack,
 };
-pub use webhook::{WebhookAlert, WebhookMessage, format_go_time, post_webhook};
+pub use webhook::{WebhookAlert, WebhookMessage, post_webhook};
 
 /// TLS settings of one target, as Prometheus' `tls_config`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

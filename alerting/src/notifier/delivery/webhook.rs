@@ -1,6 +1,7 @@
 //! Alertmanager's webhook payload, version 4 (`notify/webhook/webhook.go` + `template.Data`), and
 //! its POST: any 2xx is success, 5xx and 429 are retried, other statuses are not.
 
+use pharos_proto::civil_time::format_go_time;
 use serde::{Deserialize, Serialize};
 
 use super::DeliveryError;
@@ -94,15 +95,6 @@ impl WebhookMessage {
             truncated_alerts: truncated,
         }
     }
-}
-
-/// A time (ns) as Go's `time.Time` marshals to JSON: RFC 3339, fraction trimmed, UTC; `0` is
-/// Go's zero time `0001-01-01T00:00:00Z`.
-pub fn format_go_time(nanos: i64) -> String {
-    if nanos == 0 {
-        return "0001-01-01T00:00:00Z".to_string();
-    }
-    pharos_proto::civil_time::format_rfc3339(nanos, pharos_proto::civil_time::Fraction::Trimmed)
 }
 
 /// Pairs present with the same value in every set (empty for no sets).
