@@ -39,7 +39,7 @@ pub struct GroupInfo {
 /// Where flushes go: returns whether every receiver integration was notified (or had nothing
 /// to send); a failed flush keeps resolved alerts for the next one.
 pub trait Flush: Send + Sync + 'static {
-    fn flush(&self, group: Arc<GroupInfo>, alerts: Vec<Alert>) -> Pin<Box<dyn Future<Output = bool> + Send>>;
+    fn flush(self: Arc<Self>, group: Arc<GroupInfo>, alerts: Vec<Alert>) -> Pin<Box<dyn Future<Output = bool> + Send>>;
 }
 
 /// `{a="b", c="d"}` as Alertmanager prints a label set (Go's `%q` quoting of values).
@@ -140,7 +140,7 @@ impl Dispatcher {
             next = tokio::time::Instant::now() + group.info.group_interval;
             let mut alerts: Vec<Alert> = group.alerts.lock().expect("group lock").values().cloned().collect();
             alerts.sort_by_key(Alert::fingerprint);
-            let ok = !alerts.is_empty() && self.flush.flush(group.info.clone(), alerts.clone()).await;
+            let ok = !alerts.is_empty() && self.flush.clone().flush(group.info.clone(), alerts.clone()).await;
             let now = now_nanos();
             // Under the dispatcher lock, so an insert never lands in a group that is ending.
             let mut groups = self.groups.lock().expect("dispatcher lock");
@@ -180,7 +180,11 @@ mod tests {
     }
 
     impl Flush for Recorder {
-        fn flush(&self, group: Arc<GroupInfo>, alerts: Vec<Alert>) -> Pin<Box<dyn Future<Output = bool> + Send>> {
+        fn flush(
+            self: Arc<Self>,
+            group: Arc<GroupInfo>,
+            alerts: Vec<Alert>,
+        ) -> Pin<Box<dyn Future<Output = bool> + Send>> {
             let names = alerts.iter().map(|a| a.labels.get("instance").cloned().unwrap_or_default()).collect();
             self.flushes.lock().unwrap().push((group.key.clone(), group.receiver.clone(), names));
             Box::pin(async { true })

@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod inhibit;
 pub mod model;
 pub mod nflog;
+pub mod notification;
 pub mod pipeline;
 pub mod silences;
 pub mod snapshot;
@@ -69,8 +70,24 @@ pub struct NotifierOptions {
 
 /// What one configuration runs with; replaced whole on reload.
 struct Running {
-    config: Arc<AlertmanagerConfig>,
+    pipeline: Arc<Pipeline>,
     dispatcher: Arc<Dispatcher>,
+}
+
+impl Running {
+    /// A dispatcher for the pipeline's configuration, fed every stored alert: at start the
+    /// alerts from before a restart go back into their groups (firing groups go on, those that
+    /// resolved meanwhile are notified as resolved: the notification log knows them); on reload
+    /// the new routes take over every alert, as Alertmanager re-subscribes to its alert store.
+    fn start(pipeline: Pipeline) -> Running {
+        warn_unsupported(&pipeline.config);
+        let pipeline = Arc::new(pipeline);
+        let dispatcher = Dispatcher::new(Arc::new(pipeline.config.route.clone()), pipeline.clone());
+        for alert in pipeline.alerts.list() {
+            dispatcher.insert(&alert);
+        }
+        Running { pipeline, dispatcher }
+    }
 }
 
 /// The notifier. Shared as `Arc`; [`Notifier::open`] must run inside a tokio runtime.
@@ -78,7 +95,6 @@ pub struct Notifier {
     alerts: Arc<AlertStore>,
     silences: Arc<Silences>,
     nflog: Arc<Nflog>,
-    metrics: Arc<NotifierMetrics>,
     options: NotifierOptions,
     running: RwLock<Running>,
     build_info: Arc<BuildInfo>,
@@ -101,31 +117,21 @@ impl Notifier {
         let nflog = Arc::new(Nflog::open(&options.data_dir.join("nflog"), options.retention)?);
         let alerts = Arc::new(AlertStore::open(&options.data_dir.join("alerts"))?);
         let metrics = Arc::new(NotifierMetrics::new(registry));
-        let config = Arc::new(config);
-        let templates = Arc::new(load_templates(&config)?);
-        let pipeline = Arc::new(Pipeline {
-            config: config.clone(),
-            templates,
+        let running = Running::start(Pipeline {
+            templates: Arc::new(load_templates(&config)?),
+            config: Arc::new(config),
             alerts: alerts.clone(),
             silences: silences.clone(),
             nflog: nflog.clone(),
-            metrics: metrics.clone(),
+            metrics,
             external_url: options.external_url.clone(),
         });
-        let dispatcher = Dispatcher::new(Arc::new(config.route.clone()), pipeline);
-        // Alerts from before a restart go back into their groups: firing groups go on, and those
-        // that resolved meanwhile are notified as resolved (the notification log knows them).
-        for alert in alerts.list() {
-            dispatcher.insert(&alert);
-        }
-        warn_unsupported(&config);
         let notifier = Arc::new(Notifier {
             alerts,
             silences,
             nflog,
-            metrics,
             options,
-            running: RwLock::new(Running { config, dispatcher }),
+            running: RwLock::new(running),
             build_info,
             started: Instant::now(),
             alert_gauge: registry.gauge("alertmanager_alerts", "How many alerts by state.", &["state"]),
@@ -144,26 +150,14 @@ impl Notifier {
     /// Check a new configuration and, if it is valid (templates included), run with it: a new
     /// dispatcher is fed every stored alert. An invalid one changes nothing.
     pub fn apply_config(&self, config: AlertmanagerConfig) -> Result<(), NotifierError> {
-        let config = Arc::new(config);
-        let templates = Arc::new(load_templates(&config)?);
-        warn_unsupported(&config);
-        let pipeline = Arc::new(Pipeline {
-            config: config.clone(),
-            templates,
-            alerts: self.alerts.clone(),
-            silences: self.silences.clone(),
-            nflog: self.nflog.clone(),
-            metrics: self.metrics.clone(),
-            external_url: self.options.external_url.clone(),
-        });
-        let dispatcher = Dispatcher::new(Arc::new(config.route.clone()), pipeline);
-        let now = now_nanos();
-        for alert in self.alerts.list() {
-            if !alert.resolved_at(now) {
-                dispatcher.insert(&alert);
-            }
-        }
-        let old = std::mem::replace(&mut *self.running.write().expect("notifier lock"), Running { config, dispatcher });
+        let current = self.running.read().expect("notifier lock").pipeline.clone();
+        // Same stores, metrics and URL; new routes, receivers and templates.
+        let pipeline = Pipeline {
+            templates: Arc::new(load_templates(&config)?),
+            config: Arc::new(config),
+            ..Pipeline::clone(&current)
+        };
+        let old = std::mem::replace(&mut *self.running.write().expect("notifier lock"), Running::start(pipeline));
         old.dispatcher.stop();
         Ok(())
     }
@@ -173,7 +167,8 @@ impl Notifier {
     pub fn receive(&self, alerts: Vec<Alert>) -> Vec<(usize, AlertError)> {
         let now = now_nanos();
         let running = self.running.read().expect("notifier lock");
-        let resolve_timeout = i64::try_from(running.config.global.resolve_timeout.as_nanos()).unwrap_or(i64::MAX);
+        let resolve_timeout =
+            i64::try_from(running.pipeline.config.global.resolve_timeout.as_nanos()).unwrap_or(i64::MAX);
         let mut errors = Vec::new();
         for (i, alert) in alerts.into_iter().enumerate() {
             match complete_posted(alert, now, resolve_timeout) {
@@ -188,7 +183,7 @@ impl Notifier {
     }
 
     pub fn config(&self) -> Arc<AlertmanagerConfig> {
-        self.running.read().expect("notifier lock").config.clone()
+        self.running.read().expect("notifier lock").pipeline.config.clone()
     }
 
     pub fn dispatcher(&self) -> Arc<Dispatcher> {
@@ -279,9 +274,9 @@ async fn maintenance(notifier: std::sync::Weak<Notifier>) {
             .count();
         notifier.alert_gauge.with(&["active"]).set((firing - suppressed) as f64);
         notifier.alert_gauge.with(&["suppressed"]).set(suppressed as f64);
+        let silences = notifier.silences.list();
         for state in ["pending", "active", "expired"] {
-            let count =
-                notifier.silences.list().iter().filter(|s| silences::silence_state(s, now).as_str() == state).count();
+            let count = silences.iter().filter(|s| silences::silence_state(s, now).as_str() == state).count();
             notifier.silence_gauge.with(&[state]).set(count as f64);
         }
     }

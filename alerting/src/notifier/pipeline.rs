@@ -26,10 +26,11 @@ use super::delivery::{
 };
 use super::dispatch::{Flush, GroupInfo};
 use super::inhibit::inhibited_by;
-use super::model::{Alert, LabelSet};
+use super::model::Alert;
 use super::nflog::{Nflog, needs_update};
+use super::notification::notification_data;
 use super::silences::Silences;
-use crate::template::{AlertData, NotificationData, Templates};
+use crate::template::{NotificationData, Templates};
 
 /// The notifier's metrics, named as Alertmanager's so its dashboards work.
 pub struct NotifierMetrics {
@@ -103,6 +104,7 @@ impl Integration {
 }
 
 /// What a flush needs; one per configuration (a reload builds a new one).
+#[derive(Clone)]
 pub struct Pipeline {
     pub config: Arc<AlertmanagerConfig>,
     pub templates: Arc<Templates>,
@@ -114,17 +116,8 @@ pub struct Pipeline {
 }
 
 impl Flush for Pipeline {
-    fn flush(&self, group: Arc<GroupInfo>, alerts: Vec<Alert>) -> Pin<Box<dyn Future<Output = bool> + Send>> {
-        let pipeline = Pipeline {
-            config: self.config.clone(),
-            templates: self.templates.clone(),
-            alerts: self.alerts.clone(),
-            silences: self.silences.clone(),
-            nflog: self.nflog.clone(),
-            metrics: self.metrics.clone(),
-            external_url: self.external_url.clone(),
-        };
-        Box::pin(async move { Arc::new(pipeline).run(group, alerts).await })
+    fn flush(self: Arc<Self>, group: Arc<GroupInfo>, alerts: Vec<Alert>) -> Pin<Box<dyn Future<Output = bool> + Send>> {
+        Box::pin(self.run(group, alerts))
     }
 }
 
@@ -207,14 +200,12 @@ impl Pipeline {
         if !needs_update(entry.as_ref(), &firing, &resolved, group.repeat_interval, send_resolved, now) {
             return true;
         }
-        let to_send: Vec<&Alert> = alerts.iter().filter(|a| send_resolved || !a.resolved_at(now)).collect();
+        let to_send: Vec<Alert> = alerts.into_iter().filter(|a| send_resolved || !a.resolved_at(now)).collect();
         if !to_send.is_empty() {
-            let data = self.notification_data(group, receiver, &to_send, now);
             let deadline = tokio::time::Instant::now() + group.group_interval.max(Duration::from_secs(10));
             let started = Instant::now();
             self.metrics.notifications.with(&[kind]).inc();
-            let owned: Vec<Alert> = to_send.iter().map(|a| (*a).clone()).collect();
-            let result = self.deliver(&integration, group, receiver, &owned, &data, now, deadline).await;
+            let result = self.deliver(&integration, group, receiver, &to_send, now, deadline).await;
             self.metrics.latency.with(&[kind]).observe(started.elapsed().as_secs_f64());
             if let Err(e) = result {
                 let reason = failure_reason(&e);
@@ -231,41 +222,6 @@ impl Pipeline {
         true
     }
 
-    fn notification_data(&self, group: &GroupInfo, receiver: &str, alerts: &[&Alert], now: i64) -> NotificationData {
-        let common = |get: fn(&Alert) -> &LabelSet| -> LabelSet {
-            let mut common = get(alerts[0]).clone();
-            for alert in &alerts[1..] {
-                let other = get(alert);
-                common.retain(|name, value| other.get(name) == Some(value));
-            }
-            common
-        };
-        let any_firing = alerts.iter().any(|a| !a.resolved_at(now));
-        NotificationData {
-            receiver: receiver.to_string(),
-            status: if any_firing { "firing" } else { "resolved" }.to_string(),
-            alerts: alerts
-                .iter()
-                .map(|a| {
-                    let resolved = a.resolved_at(now);
-                    AlertData {
-                        status: if resolved { "resolved" } else { "firing" }.to_string(),
-                        labels: a.labels.clone(),
-                        annotations: a.annotations.clone(),
-                        starts_at: a.starts_at,
-                        ends_at: if resolved { a.ends_at } else { 0 },
-                        generator_url: a.generator_url.clone(),
-                        fingerprint: a.fingerprint().to_string(),
-                    }
-                })
-                .collect(),
-            group_labels: group.labels.clone(),
-            common_labels: common(|a| &a.labels),
-            common_annotations: common(|a| &a.annotations),
-            external_url: self.external_url.clone(),
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     async fn deliver(
         &self,
@@ -273,21 +229,18 @@ impl Pipeline {
         group: &GroupInfo,
         receiver: &str,
         alerts: &[Alert],
-        data: &NotificationData,
         now: i64,
         deadline: tokio::time::Instant,
     ) -> Result<(), DeliveryError> {
         let kind = integration.kind();
-        let render = |text: &str| {
-            self.templates
-                .render(text, data)
-                .map_err(|e| DeliveryError::Invalid { what: "template", detail: e.to_string() })
-        };
+        // What email and Slack templates render; the webhook payload builds its own (after
+        // `max_alerts`).
+        let data = || notification_data(receiver, &group.labels, alerts, &self.external_url, now);
         // One attempt: a future per call, built from owned copies of the rendered message.
         type Attempt = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send>> + Send + Sync>;
         let attempt: Attempt = match integration {
             Integration::Email(_, config) => {
-                let message = Arc::new(self.email_message(config, data)?);
+                let message = Arc::new(self.email_message(config, &data())?);
                 let target = Arc::new(smtp_target(config));
                 Box::new(move || {
                     let (target, message) = (target.clone(), message.clone());
@@ -295,7 +248,8 @@ impl Pipeline {
                 })
             }
             Integration::Slack(_, config) => {
-                let message = Arc::new(slack_message(config, &render)?);
+                let data = data();
+                let message = Arc::new(slack_message(config, &|text| self.render(text, &data))?);
                 let target = Arc::new(http_target(&config.api_url, &config.http_config, None));
                 Box::new(move || {
                     let (target, message) = (target.clone(), message.clone());
@@ -335,12 +289,13 @@ impl Pipeline {
         .map(|_| ())
     }
 
+    /// A config field's text rendered as text/template; a template failure is not retried.
+    fn render(&self, text: &str, data: &NotificationData) -> Result<String, DeliveryError> {
+        self.templates.render(text, data).map_err(template_error)
+    }
+
     fn email_message(&self, config: &EmailConfig, data: &NotificationData) -> Result<EmailMessage, DeliveryError> {
-        let render = |text: &str| {
-            self.templates
-                .render(text, data)
-                .map_err(|e| DeliveryError::Invalid { what: "template", detail: e.to_string() })
-        };
+        let render = |text: &str| self.render(text, data);
         let mut headers = std::collections::BTreeMap::new();
         for (name, value) in &config.headers {
             headers.insert(name.clone(), render(value)?);
@@ -349,21 +304,15 @@ impl Pipeline {
         let html = if config.html.is_empty() {
             None
         } else {
-            Some(
-                self.templates
-                    .render_html(&config.html, data)
-                    .map_err(|e| DeliveryError::Invalid { what: "template", detail: e.to_string() })?,
-            )
+            Some(self.templates.render_html(&config.html, data).map_err(template_error)?)
         };
         let text = if config.text.is_empty() { None } else { Some(render(&config.text)?) };
-        Ok(EmailMessage {
-            from: render(&config.from)?,
-            to: to.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-            headers,
-            html,
-            text,
-        })
+        Ok(EmailMessage { from: render(&config.from)?, to: EmailMessage::split_recipients(&to)?, headers, html, text })
     }
+}
+
+fn template_error(e: crate::template::TemplateError) -> DeliveryError {
+    DeliveryError::Invalid { what: "template", detail: e.to_string() }
 }
 
 /// The `reason` label of `alertmanager_notifications_failed_total`, as Alertmanager sorts failures.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::DeliveryError;
 use super::http_post::HttpTarget;
 use crate::notifier::model::{Alert, LabelSet};
+use crate::notifier::notification::notification_data;
 
 /// The JSON body Alertmanager posts to a `webhook_config`. Field order and names are
 /// Alertmanager's (`template.Data` first, then `version`, `groupKey`, `truncatedAlerts`).
@@ -65,46 +66,32 @@ impl WebhookMessage {
     ) -> WebhookMessage {
         let keep =
             if max_alerts != 0 && (alerts.len() as u64) > max_alerts { max_alerts as usize } else { alerts.len() };
-        let (kept, truncated) = (&alerts[..keep], (alerts.len() - keep) as u64);
-        let webhook_alerts: Vec<WebhookAlert> = kept
-            .iter()
-            .map(|alert| {
-                let resolved = alert.resolved_at(now);
-                WebhookAlert {
-                    status: if resolved { "resolved" } else { "firing" }.to_string(),
-                    labels: alert.labels.clone(),
-                    annotations: alert.annotations.clone(),
-                    starts_at: format_go_time(alert.starts_at),
-                    ends_at: format_go_time(if resolved { alert.ends_at } else { 0 }),
-                    generator_url: alert.generator_url.clone(),
-                    fingerprint: alert.fingerprint().to_string(),
-                }
-            })
-            .collect();
-        let firing = webhook_alerts.iter().any(|a| a.status == "firing");
+        let data = notification_data(receiver, group_labels, &alerts[..keep], external_url, now);
         WebhookMessage {
-            receiver: strip_braced(receiver),
-            status: if firing { "firing" } else { "resolved" }.to_string(),
-            group_labels: group_labels.clone(),
-            common_labels: common_pairs(kept.iter().map(|a| &a.labels)),
-            common_annotations: common_pairs(kept.iter().map(|a| &a.annotations)),
-            alerts: webhook_alerts,
-            external_url: external_url.to_string(),
+            receiver: strip_braced(&data.receiver),
+            status: data.status,
+            alerts: data
+                .alerts
+                .into_iter()
+                .map(|alert| WebhookAlert {
+                    status: alert.status,
+                    labels: alert.labels,
+                    annotations: alert.annotations,
+                    starts_at: format_go_time(alert.starts_at),
+                    ends_at: format_go_time(alert.ends_at),
+                    generator_url: alert.generator_url,
+                    fingerprint: alert.fingerprint,
+                })
+                .collect(),
+            group_labels: data.group_labels,
+            common_labels: data.common_labels,
+            common_annotations: data.common_annotations,
+            external_url: data.external_url,
             version: "4".to_string(),
             group_key: group_key.to_string(),
-            truncated_alerts: truncated,
+            truncated_alerts: (alerts.len() - keep) as u64,
         }
     }
-}
-
-/// Pairs present with the same value in every set (empty for no sets).
-fn common_pairs<'a>(mut sets: impl Iterator<Item = &'a LabelSet>) -> LabelSet {
-    let Some(first) = sets.next() else { return LabelSet::new() };
-    let mut common = first.clone();
-    for set in sets {
-        common.retain(|name, value| set.get(name) == Some(value));
-    }
-    common
 }
 
 /// `regexp.MustCompile("{.*}").ReplaceAllString(s, "")`: drops from the first `{` to the last `}`.
