@@ -140,13 +140,16 @@ impl Dispatcher {
             next = tokio::time::Instant::now() + group.info.group_interval;
             let mut alerts: Vec<Alert> = group.alerts.lock().expect("group lock").values().cloned().collect();
             alerts.sort_by_key(Alert::fingerprint);
-            let ok = !alerts.is_empty() && self.flush.clone().flush(group.info.clone(), alerts.clone()).await;
+            // Resolved as the flush sees them: one that resolves while the flush retries was sent
+            // as firing and must stay for its resolution to be notified.
             let now = now_nanos();
+            let resolved: Vec<Alert> = alerts.iter().filter(|a| a.resolved_at(now)).cloned().collect();
+            let ok = !alerts.is_empty() && self.flush.clone().flush(group.info.clone(), alerts).await;
             // Under the dispatcher lock, so an insert never lands in a group that is ending.
             let mut groups = self.groups.lock().expect("dispatcher lock");
             let mut held = group.alerts.lock().expect("group lock");
             if ok {
-                for sent in alerts.iter().filter(|a| a.resolved_at(now)) {
+                for sent in &resolved {
                     let fp = sent.fingerprint();
                     if held.get(&fp).is_some_and(|current| current == sent) {
                         held.remove(&fp);
@@ -271,6 +274,39 @@ receivers: [{name: team}, {name: db}, {name: db-copy}]
         tokio::time::sleep(100 * MS).await;
         assert_eq!(recorder.flushes.lock().unwrap().len(), 1);
         assert!(dispatcher.groups().is_empty(), "the group ended once its resolved alert was notified");
+    }
+    /// Flushes that take a while, recording whether each alert was resolved when flushed.
+    struct SlowRecorder {
+        flushes: Mutex<Vec<Vec<bool>>>,
+    }
+
+    impl Flush for SlowRecorder {
+        fn flush(
+            self: Arc<Self>,
+            _group: Arc<GroupInfo>,
+            alerts: Vec<Alert>,
+        ) -> Pin<Box<dyn Future<Output = bool> + Send>> {
+            let now = now_nanos();
+            self.flushes.lock().unwrap().push(alerts.iter().map(|a| a.resolved_at(now)).collect());
+            Box::pin(async {
+                tokio::time::sleep(300 * MS).await;
+                true
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn regression_an_alert_resolving_during_a_flush_stays_for_its_resolution() {
+        let recorder = Arc::new(SlowRecorder { flushes: Mutex::new(Vec::new()) });
+        let dispatcher = Dispatcher::new(route(CONFIG), recorder.clone());
+        let now = now_nanos();
+        // Started long ago (flushed at once), ends 100 ms into that 300 ms flush.
+        dispatcher.insert(&alert("Brief", "a", now - 3_600_000_000_000, now + 100_000_000));
+        tokio::time::sleep(900 * MS).await;
+        let flushes = recorder.flushes.lock().unwrap().clone();
+        assert_eq!(flushes.first(), Some(&vec![false]), "first flushed as firing");
+        assert_eq!(flushes.get(1), Some(&vec![true]), "kept, then flushed as resolved: {flushes:?}");
+        assert!(dispatcher.groups().is_empty(), "then the group ends");
     }
 }
 
