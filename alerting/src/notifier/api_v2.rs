@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Notifier;
-use super::config::parse_matchers;
+use super::config::{AlertmanagerConfig, parse_matchers};
 use super::inhibit::inhibited_by;
 use super::model::{Alert, LabelSet, matches_all};
 use super::silences::{Silence, SilenceError, SilenceMatcher, silence_state};
@@ -115,22 +115,36 @@ async fn receivers(State(notifier): State<Arc<Notifier>>) -> Response {
     axum::Json(Value::Array(names)).into_response()
 }
 
-/// An alert as `gettableAlert`, with its receivers and status computed at `now`.
-fn gettable_alert(notifier: &Notifier, alert: &Alert, receivers: &[String], now: i64) -> Value {
-    let config = notifier.config();
-    let silenced_by = notifier.silences().mutes(&alert.labels, now);
-    let inhibited_by: Vec<String> = inhibited_by(&config.inhibit_rules, notifier.alerts(), &alert.labels, now)
-        .iter()
-        .map(|f| f.to_string())
-        .collect();
-    let state = if silenced_by.is_empty() && inhibited_by.is_empty() { "active" } else { "suppressed" };
+/// Why an alert is suppressed at a moment: the silences and the alerts that mute it.
+struct AlertStatus {
+    silenced_by: Vec<String>,
+    inhibited_by: Vec<String>,
+}
+
+impl AlertStatus {
+    fn of(notifier: &Notifier, config: &AlertmanagerConfig, alert: &Alert, now: i64) -> AlertStatus {
+        AlertStatus {
+            silenced_by: notifier.silences().mutes(&alert.labels, now),
+            inhibited_by: inhibited_by(&config.inhibit_rules, notifier.alerts(), &alert.labels, now)
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }
+    }
+}
+
+/// An alert as `gettableAlert`.
+fn gettable_alert(alert: &Alert, receivers: &[String], status: AlertStatus) -> Value {
+    let state = if status.silenced_by.is_empty() && status.inhibited_by.is_empty() { "active" } else { "suppressed" };
     json!({
         "annotations": alert.annotations,
         "endsAt": api_time(alert.ends_at),
         "fingerprint": alert.fingerprint().to_string(),
         "receivers": receivers.iter().map(|r| json!({"name": r})).collect::<Vec<_>>(),
         "startsAt": api_time(alert.starts_at),
-        "status": {"inhibitedBy": inhibited_by, "silencedBy": silenced_by, "mutedBy": [], "state": state},
+        "status": {
+            "inhibitedBy": status.inhibited_by, "silencedBy": status.silenced_by, "mutedBy": [], "state": state,
+        },
         "updatedAt": api_time(alert.updated_at),
         "generatorURL": alert.generator_url,
         "labels": alert.labels,
@@ -163,28 +177,29 @@ impl AlertFilter {
         })
     }
 
-    /// Whether the alert (its `gettableAlert` form) passes.
-    fn keeps(&self, alert: &Alert, gettable: &Value, receivers: &[String]) -> bool {
-        if !matches_all(&self.matchers, &alert.labels) {
-            return false;
+    /// The alert's `gettableAlert` form, if it passes.
+    fn keep(
+        &self,
+        notifier: &Notifier,
+        config: &AlertmanagerConfig,
+        alert: &Alert,
+        receivers: &[String],
+        now: i64,
+    ) -> Option<Value> {
+        if alert.resolved_at(now) || !matches_all(&self.matchers, &alert.labels) {
+            return None;
         }
         if let Some(pattern) = &self.receiver
             && !receivers.iter().any(|r| pattern.is_match(r))
         {
-            return false;
+            return None;
         }
-        let status = &gettable["status"];
-        let silenced = status["silencedBy"].as_array().is_some_and(|a| !a.is_empty());
-        let inhibited = status["inhibitedBy"].as_array().is_some_and(|a| !a.is_empty());
-        (self.silenced || !silenced) && (self.inhibited || !inhibited) && (self.active || silenced || inhibited)
+        let status = AlertStatus::of(notifier, config, alert, now);
+        let (silenced, inhibited) = (!status.silenced_by.is_empty(), !status.inhibited_by.is_empty());
+        let passes =
+            (self.silenced || !silenced) && (self.inhibited || !inhibited) && (self.active || silenced || inhibited);
+        passes.then(|| gettable_alert(alert, receivers, status))
     }
-}
-
-fn receivers_of(notifier: &Notifier, labels: &LabelSet) -> Vec<String> {
-    let config = notifier.config();
-    let mut names: Vec<String> = config.route.match_alert(labels).iter().map(|r| r.receiver.clone()).collect();
-    names.dedup();
-    names
 }
 
 async fn get_alerts(State(notifier): State<Arc<Notifier>>, RawQuery(query): RawQuery) -> Response {
@@ -193,18 +208,18 @@ async fn get_alerts(State(notifier): State<Arc<Notifier>>, RawQuery(query): RawQ
         Ok(filter) => filter,
         Err(response) => return response,
     };
-    let now = now_nanos();
-    let mut list = Vec::new();
-    for alert in notifier.alerts().list() {
-        if alert.resolved_at(now) {
-            continue;
-        }
-        let receivers = receivers_of(&notifier, &alert.labels);
-        let gettable = gettable_alert(&notifier, &alert, &receivers, now);
-        if filter.keeps(&alert, &gettable, &receivers) {
-            list.push(gettable);
-        }
-    }
+    let (now, config) = (now_nanos(), notifier.config());
+    let list: Vec<Value> = notifier
+        .alerts()
+        .list()
+        .iter()
+        .filter_map(|alert| {
+            let mut receivers: Vec<String> =
+                config.route.match_alert(&alert.labels).iter().map(|r| r.receiver.clone()).collect();
+            receivers.dedup();
+            filter.keep(&notifier, &config, alert, &receivers, now)
+        })
+        .collect();
     axum::Json(Value::Array(list)).into_response()
 }
 
@@ -214,21 +229,12 @@ async fn alert_groups(State(notifier): State<Arc<Notifier>>, RawQuery(query): Ra
         Ok(filter) => filter,
         Err(response) => return response,
     };
-    let now = now_nanos();
+    let (now, config) = (now_nanos(), notifier.config());
     let mut groups = Vec::new();
     for (info, alerts) in notifier.dispatcher().groups() {
-        if filter.receiver.as_ref().is_some_and(|p| !p.is_match(&info.receiver)) {
-            continue;
-        }
-        let receivers = vec![info.receiver.clone()];
-        let kept: Vec<Value> = alerts
-            .iter()
-            .filter(|a| !a.resolved_at(now))
-            .filter_map(|a| {
-                let gettable = gettable_alert(&notifier, a, &receivers, now);
-                filter.keeps(a, &gettable, &receivers).then_some(gettable)
-            })
-            .collect();
+        let receivers = [info.receiver.clone()];
+        let kept: Vec<Value> =
+            alerts.iter().filter_map(|a| filter.keep(&notifier, &config, a, &receivers, now)).collect();
         if !kept.is_empty() {
             groups.push(json!({"labels": info.labels, "receiver": {"name": info.receiver}, "alerts": kept}));
         }
