@@ -576,7 +576,6 @@ impl Config {
                 resend_delay: alerting.resend_delay.0,
                 for_outage_tolerance: alerting.for_outage_tolerance.0,
                 for_grace_period: alerting.for_grace_period.0,
-                query_timeout: self.query.timeout.0,
             },
             alertmanager_config: alerting.alertmanager_config.as_deref().map(resolve),
             notifier: pharos_alerting::notifier::NotifierOptions {

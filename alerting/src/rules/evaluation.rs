@@ -42,8 +42,6 @@ pub struct RuleManagerOptions {
     /// Least pending time left after a restore; rules with a shorter `for` are not restored.
     /// Default 10m.
     pub for_grace_period: Duration,
-    /// Longest a rule's query may run.
-    pub query_timeout: Duration,
 }
 
 impl Default for RuleManagerOptions {
@@ -55,7 +53,6 @@ impl Default for RuleManagerOptions {
             resend_delay: Duration::from_secs(60),
             for_outage_tolerance: Duration::from_secs(3600),
             for_grace_period: Duration::from_secs(600),
-            query_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -139,14 +136,16 @@ impl RuleState {
         self.health = old.health.clone();
     }
 
-    /// Stale markers for every series this rule wrote last (its group was removed).
+    /// Stale markers for every series this rule wrote last (the rule or its group was removed).
     pub fn stale_series(&self, t_ms: i64) -> Vec<SeriesWrite> {
-        let stale = f64::from_bits(STALE_NAN_BITS);
-        self.written
-            .iter()
-            .map(|l| SeriesWrite { labels: l.clone(), samples: vec![Sample { t: t_ms, v: stale }] })
-            .collect()
+        stale_markers(self.written.iter(), t_ms)
     }
+}
+
+/// Prometheus' stale marker at `t_ms` for each series.
+fn stale_markers<'a>(series: impl Iterator<Item = &'a Labels>, t_ms: i64) -> Vec<SeriesWrite> {
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    series.map(|l| SeriesWrite { labels: l.clone(), samples: vec![Sample { t: t_ms, v: stale }] }).collect()
 }
 
 /// What evaluation reads and writes.
@@ -160,10 +159,8 @@ pub struct EvalContext<'a> {
 /// One instant query at `t_ms` (the rule's `expr` or a template's `query`).
 fn instant_query(ctx: &EvalContext<'_>, text: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
     let expr = promql::parse(text).map_err(|e| e.to_string())?;
-    let mut engine = ctx.engine.clone();
-    engine.timeout = ctx.options.query_timeout;
     let spec = QuerySpec { expr: &expr, text, start: t_ms, end: t_ms, step: 0, lookback_delta: None };
-    let result = promql::execute(&**ctx.tsdb, &engine, &spec, &CancelToken::default()).map_err(|e| e.to_string())?;
+    let result = promql::execute(&**ctx.tsdb, ctx.engine, &spec, &CancelToken::default()).map_err(|e| e.to_string())?;
     match result.value {
         QueryValue::Vector(samples) => Ok(samples.into_iter().map(|s| (s.labels, s.v)).collect()),
         QueryValue::Scalar { v, .. } => Ok(vec![(Labels::default(), v)]),
@@ -217,15 +214,12 @@ pub fn evaluate_group(
             }
         };
         // Stale markers for what the previous evaluation wrote and this one did not.
-        let mut batch = WriteBatch::default();
         let now_written: HashSet<Labels> = series.iter().map(|s: &SeriesWrite| s.labels.clone()).collect();
-        let stale = f64::from_bits(STALE_NAN_BITS);
-        for gone in state.written.difference(&now_written) {
-            batch.series.push(SeriesWrite { labels: gone.clone(), samples: vec![Sample { t: t_ms, v: stale }] });
-        }
+        let mut batch =
+            WriteBatch { series: stale_markers(state.written.difference(&now_written), t_ms), metadata: Vec::new() };
         state.written = now_written;
         batch.series.extend(series);
-        append(ctx, &group.name, &batch);
+        append(ctx.tsdb, &group.name, &batch);
         if matches!(state.rule.kind, RuleKind::Alerting { .. }) {
             send_alerts(ctx, state, interval, t_ns);
         }
@@ -233,11 +227,11 @@ pub fn evaluate_group(
 }
 
 /// Append rule results; a refused sample is logged, never fatal to the evaluation.
-pub fn append(ctx: &EvalContext<'_>, group: &str, batch: &WriteBatch) {
+pub fn append(tsdb: &Tsdb, group: &str, batch: &WriteBatch) {
     if batch.series.is_empty() {
         return;
     }
-    match ctx.tsdb.append(batch) {
+    match tsdb.append(batch) {
         Ok(report) if !report.errors.is_empty() => {
             tracing::warn!(group, errors = ?report.errors, "some rule results were not stored")
         }

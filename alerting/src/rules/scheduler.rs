@@ -253,8 +253,7 @@ impl RuleManager {
     }
 
     fn append(&self, group: &str, batch: &WriteBatch) {
-        let ctx = EvalContext { tsdb: &self.tsdb, engine: &self.engine, options: &self.options, sink: &*self.sink };
-        append(&ctx, group, batch);
+        append(&self.tsdb, group, batch);
     }
 }
 
