@@ -80,18 +80,8 @@ impl Alerting {
     pub fn check(options: &AlertingOptions) -> Result<String, AlertingError> {
         let config = alertmanager_config(options)?;
         Notifier::check_config(&config).map_err(|e| AlertingError::InvalidConfig(e.to_string()))?;
-        let files = rule_files(&options.rule_files)?;
-        let mut errors = Vec::new();
-        let mut rules = 0;
-        for file in &files {
-            match rules::load_rule_file(file) {
-                Ok(loaded) => rules += loaded.groups.iter().map(|g| g.rules.len()).sum::<usize>(),
-                Err(e) => errors.push(e),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(rule_errors(errors));
-        }
+        let files = rules::load_rule_files(&rule_files(&options.rule_files)?).map_err(rule_errors)?;
+        let rules: usize = files.iter().flat_map(|f| &f.groups).map(|g| g.rules.len()).sum();
         let receivers = config.receivers.len();
         Ok(format!("{} rule files with {rules} rules, {receivers} receivers", files.len()))
     }

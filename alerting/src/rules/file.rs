@@ -112,6 +112,19 @@ pub fn load_rule_file(path: &Path) -> Result<RuleFile, RuleFileError> {
     parse_rule_file(path, &text)
 }
 
+/// Read and validate every file; all of them, or every error found (as a reload needs: nothing
+/// changes unless all files are valid).
+pub fn load_rule_files(paths: &[PathBuf]) -> Result<Vec<RuleFile>, Vec<RuleFileError>> {
+    let (mut loaded, mut errors) = (Vec::new(), Vec::new());
+    for path in paths {
+        match load_rule_file(path) {
+            Ok(file) => loaded.push(file),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() { Ok(loaded) } else { Err(errors) }
+}
+
 /// Parse and validate rule file text; `path` is used in messages and kept in the result.
 /// An empty file (or one with only comments) has no groups, as in Prometheus.
 pub fn parse_rule_file(path: &Path, text: &str) -> Result<RuleFile, RuleFileError> {

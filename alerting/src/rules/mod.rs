@@ -17,7 +17,9 @@ mod tests;
 
 pub use api::router;
 pub use evaluation::{ActiveAlert, AlertSink, AlertState, RuleHealth, RuleManagerOptions, RuleState};
-pub use file::{Rule, RuleFile, RuleFileError, RuleGroup, RuleKind, RuleProblem, load_rule_file, parse_rule_file};
+pub use file::{
+    Rule, RuleFile, RuleFileError, RuleGroup, RuleKind, RuleProblem, load_rule_file, load_rule_files, parse_rule_file,
+};
 pub use scheduler::{GroupRunner, GroupState, RuleManager};
 
 // Pharos — alerting/src/rules/mod.rs

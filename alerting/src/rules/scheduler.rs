@@ -20,7 +20,7 @@ use pharos_storage::tsdb::{Tsdb, WriteBatch};
 use tokio::sync::{Notify, watch};
 
 use super::evaluation::{AlertSink, EvalContext, RuleManagerOptions, RuleState, append, evaluate_group};
-use super::file::{RuleFileError, RuleGroup, load_rule_file};
+use super::file::{RuleFileError, RuleGroup, load_rule_files};
 
 /// One group with its rules' state.
 pub struct GroupRunner {
@@ -95,17 +95,7 @@ impl RuleManager {
     /// Load `files` (already glob-expanded) and run their groups. If any file is invalid, every
     /// error is returned and the running groups are left as they are.
     pub fn update(&self, files: &[PathBuf]) -> Result<(), Vec<RuleFileError>> {
-        let mut loaded = Vec::new();
-        let mut errors = Vec::new();
-        for file in files {
-            match load_rule_file(file) {
-                Ok(f) => loaded.push(f),
-                Err(e) => errors.push(e),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let loaded = load_rule_files(files)?;
         let mut groups = self.groups.lock().expect("rule groups lock");
         let old: HashMap<(PathBuf, String), Arc<GroupRunner>> =
             groups.iter().map(|g| ((g.file.clone(), g.group.name.clone()), g.clone())).collect();
