@@ -45,6 +45,12 @@ pub struct GroupState {
 }
 
 impl GroupRunner {
+    /// Stop evaluating (the group's task ends at its next wake-up).
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
     pub fn snapshot(&self) -> GroupState {
         self.state.lock().expect("group lock").clone()
     }
@@ -88,10 +94,6 @@ impl RuleManager {
         Arc::new(RuleManager { tsdb, engine, options, sink, groups: Mutex::new(Vec::new()), changed: Notify::new() })
     }
 
-    pub fn options(&self) -> &RuleManagerOptions {
-        &self.options
-    }
-
     /// Load `files` (already glob-expanded) and run their groups. If any file is invalid, every
     /// error is returned and the running groups are left as they are.
     pub fn update(&self, files: &[PathBuf]) -> Result<(), Vec<RuleFileError>> {
@@ -116,8 +118,7 @@ impl RuleManager {
                 let mut restored = false;
                 if let Some(previous) = previous {
                     // Stop the old group first; its state lock waits out an evaluation in flight.
-                    previous.stopped.store(true, Ordering::Release);
-                    previous.wake.notify_one();
+                    previous.stop();
                     let old_state = previous.snapshot();
                     restored = old_state.restored;
                     let mut orphans = Vec::new();
@@ -131,9 +132,7 @@ impl RuleManager {
                         }
                     }
                     // Rules that are gone: their series end now.
-                    let t_ms = now_nanos().div_euclid(1_000_000);
-                    let series = orphans.iter().flat_map(|r| r.stale_series(t_ms)).collect();
-                    self.append(&group.name, &WriteBatch { series, metadata: Vec::new() });
+                    self.end_series(&group.name, orphans.into_iter());
                 }
                 next.push(Arc::new(GroupRunner {
                     file: file.path.clone(),
@@ -151,12 +150,9 @@ impl RuleManager {
         let kept: Vec<*const GroupRunner> = next.iter().map(Arc::as_ptr).collect();
         let replaced: Vec<(PathBuf, String)> = next.iter().map(|g| (g.file.clone(), g.group.name.clone())).collect();
         for group in groups.iter().filter(|g| !kept.contains(&Arc::as_ptr(g))) {
-            group.stopped.store(true, Ordering::Release);
-            group.wake.notify_one();
+            group.stop();
             if !replaced.contains(&(group.file.clone(), group.group.name.clone())) {
-                let t_ms = now_nanos().div_euclid(1_000_000);
-                let series = group.snapshot().rules.iter().flat_map(|r| r.stale_series(t_ms)).collect();
-                self.append(&group.group.name, &WriteBatch { series, metadata: Vec::new() });
+                self.end_series(&group.group.name, group.snapshot().rules.iter());
             }
         }
         *groups = next;
@@ -186,8 +182,7 @@ impl RuleManager {
                 _ = self.changed.notified() => {}
                 _ = stop.wait_for(|s| *s) => {
                     for group in &running {
-                        group.stopped.store(true, Ordering::Release);
-                        group.wake.notify_one();
+                        group.stop();
                     }
                     return;
                 }
@@ -242,8 +237,11 @@ impl RuleManager {
         state.evaluation_seconds = started.elapsed().as_secs_f64();
     }
 
-    fn append(&self, group: &str, batch: &WriteBatch) {
-        append(&self.tsdb, group, batch);
+    /// Stale-mark every series the rules wrote last (the rules are gone).
+    fn end_series<'a>(&self, group: &str, rules: impl Iterator<Item = &'a RuleState>) {
+        let t_ms = now_nanos().div_euclid(1_000_000);
+        let series = rules.flat_map(|r| r.stale_series(t_ms)).collect();
+        append(&self.tsdb, group, &WriteBatch { series, metadata: Vec::new() });
     }
 }
 
