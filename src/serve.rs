@@ -106,8 +106,9 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
     );
     let query = pharos_query::QueryState::new(build_info.clone(), storage.clone(), config.query.engine_options());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let config_dir = reloader.config_dir();
     let alerting = pharos_alerting::Alerting::start(
-        &config.alerting_options(reloader.config_dir().as_deref()),
+        &config.alerting_options(config_dir.as_deref()),
         &storage,
         query.engine.clone(),
         &registry,
@@ -116,9 +117,9 @@ async fn serve(reloader: Arc<Reloader>, config_file: Option<PathBuf>) -> Result<
     )
     .map_err(ServeError::Alerting)?;
     {
-        let (alerting, reloader_for_hook) = (alerting.clone(), std::sync::Arc::downgrade(&reloader));
+        // The configuration file's path, hence its directory, is fixed for the process's life.
+        let (alerting, dir) = (alerting.clone(), config_dir.clone());
         reloader.on_reload(Box::new(move |new| {
-            let dir = reloader_for_hook.upgrade().and_then(|r| r.config_dir());
             alerting.apply(&new.alerting_options(dir.as_deref())).map_err(|e| e.to_string())
         }));
     }
