@@ -160,10 +160,10 @@ impl AlertStore {
         list
     }
 
-    /// The alerts still firing at `now` whose labels satisfy `keep`.
-    pub fn firing_where(&self, now: i64, mut keep: impl FnMut(&LabelSet) -> bool) -> Vec<Alert> {
+    /// The fingerprints of the alerts still firing at `now` whose labels satisfy `keep`.
+    pub fn firing_where(&self, now: i64, mut keep: impl FnMut(&LabelSet) -> bool) -> Vec<Fingerprint> {
         let alerts = self.alerts.lock().expect("alert store lock");
-        alerts.values().filter(|a| !a.resolved_at(now) && keep(&a.labels)).cloned().collect()
+        alerts.iter().filter(|(_, a)| !a.resolved_at(now) && keep(&a.labels)).map(|(fp, _)| *fp).collect()
     }
 
     /// Drop alerts resolved before `now`; Alertmanager does this every 30 minutes, after the

@@ -23,7 +23,7 @@ pub fn inhibited_by(rules: &[InhibitRule], alerts: &AlertStore, labels: &LabelSe
                 && rule.equal.iter().all(|name| source.get(name) == labels.get(name))
                 && !(two_sided && matches_all(&rule.target_matchers, source))
         });
-        by.extend(sources.iter().map(|a| a.fingerprint()).filter(|fp| *fp != own));
+        by.extend(sources.into_iter().filter(|fp| *fp != own));
     }
     by.sort();
     by.dedup();
