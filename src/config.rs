@@ -661,7 +661,7 @@ impl Config {
         if self.alerting.evaluation_interval.0.is_zero() {
             return invalid("alerting.evaluation_interval", "must be greater than 0s".into());
         }
-        if let Some(name) = self.alerting.external_labels.keys().find(|n| !is_label_name(n)) {
+        if let Some(name) = self.alerting.external_labels.keys().find(|n| !pharos_proto::names::is_label_name(n)) {
             return invalid("alerting.external_labels", format!("{name:?} is not a valid label name"));
         }
         if server.shutdown_grace.0.as_secs() > 9 {
@@ -685,13 +685,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// Prometheus' label-name rule, `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn is_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
-        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_'))
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -41,8 +41,8 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::log_document::{format_rfc3339_nanos, push_json_str};
-use pharos_storage::logs::LogRecord;
 use crate::log_sink::{LogSink, run_blocking, store};
+use pharos_storage::logs::LogRecord;
 
 /// The index Loki-pushed records are stored in.
 pub const LOKI_INDEX: &str = "loki";
@@ -117,19 +117,11 @@ struct LokiState {
 
 /// The router serving `POST /loki/api/v1/push`.
 pub fn router(sink: Arc<dyn LogSink>, config: LokiConfig) -> Router {
-    Router::new()
-        .route("/loki/api/v1/push", post(push))
-        .with_state(Arc::new(LokiState { sink, config }))
+    Router::new().route("/loki/api/v1/push", post(push)).with_state(Arc::new(LokiState { sink, config }))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Labels
-
-fn valid_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
 
 struct LabelParser<'a> {
     text: &'a str,
@@ -244,7 +236,7 @@ impl LabelParser<'_> {
 /// Validates and sorts a label set: names `[a-zA-Z_][a-zA-Z0-9_]*`, empty values dropped, names
 /// unique, at least one label. `display` names the stream in errors.
 fn finish_labels(mut labels: Vec<(String, String)>, display: &str) -> Result<Vec<(String, String)>, String> {
-    if let Some((name, _)) = labels.iter().find(|(n, _)| !valid_label_name(n)) {
+    if let Some((name, _)) = labels.iter().find(|(n, _)| !pharos_proto::names::is_label_name(n)) {
         return Err(format!("Error parsing labels '{display}' with error: invalid label name {name:?}"));
     }
     labels.retain(|(_, v)| !v.is_empty());
@@ -546,7 +538,11 @@ enum Outcome {
     Storage(String),
 }
 
-async fn push(State(st): State<Arc<LokiState>>, headers: HeaderMap, DecodedBody { bytes: body, .. }: DecodedBody) -> Response {
+async fn push(
+    State(st): State<Arc<LokiState>>,
+    headers: HeaderMap,
+    DecodedBody { bytes: body, .. }: DecodedBody,
+) -> Response {
     let json = media_type(&headers, header::CONTENT_TYPE) == "application/json";
     let snappy_json = json && media_type(&headers, header::CONTENT_ENCODING) == "snappy";
     let state = st.clone();

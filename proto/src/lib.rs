@@ -24,6 +24,7 @@ pub mod byte_size;
 pub mod civil_time;
 pub mod duration;
 pub mod exposition;
+pub mod names;
 pub mod otlp;
 pub mod remote_write;
 pub mod yaml_file;

@@ -11,6 +11,8 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use pharos_proto::names::is_label_name;
+
 use super::model::{Alert, Fingerprint, LabelSet};
 use super::snapshot::{self, PayloadError, PayloadReader, PayloadWriter, SnapshotError};
 
@@ -30,13 +32,6 @@ pub enum AlertError {
     LabelName(String),
     #[error("invalid annotations: invalid name {0:?}")]
     AnnotationName(String),
-}
-
-/// Alertmanager's label-name rule for alerts (the classic `[a-zA-Z_][a-zA-Z0-9_]*`).
-pub fn is_valid_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
-        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_'))
 }
 
 /// Complete a posted alert as Alertmanager's API does (`now` and `resolve_timeout` in ns), then
@@ -66,10 +61,10 @@ pub fn validate(alert: &Alert) -> Result<(), AlertError> {
     if alert.labels.is_empty() {
         return Err(AlertError::NoLabels);
     }
-    if let Some(name) = alert.labels.keys().find(|n| !is_valid_label_name(n)) {
+    if let Some(name) = alert.labels.keys().find(|n| !is_label_name(n)) {
         return Err(AlertError::LabelName(name.clone()));
     }
-    if let Some(name) = alert.annotations.keys().find(|n| !is_valid_label_name(n)) {
+    if let Some(name) = alert.annotations.keys().find(|n| !is_label_name(n)) {
         return Err(AlertError::AnnotationName(name.clone()));
     }
     Ok(())

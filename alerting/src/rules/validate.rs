@@ -137,19 +137,7 @@ fn labels(raw: BTreeMap<String, Scalar>, report: &mut dyn FnMut(String)) -> BTre
     out
 }
 
-/// `[a-zA-Z_][a-zA-Z0-9_]*`, Prometheus' legacy label name syntax.
-pub(super) fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, Prometheus' legacy metric name syntax.
-pub(super) fn is_valid_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
+pub(super) use pharos_proto::names::{is_label_name as is_valid_label_name, is_metric_name as is_valid_metric_name};
 
 /// Parse a label or annotation template as Prometheus does (Go's text/template with the rule
 /// functions and the `$labels`, `$value`, `$externalLabels`, `$externalURL` variables).

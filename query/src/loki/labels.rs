@@ -132,12 +132,7 @@ pub fn parse_stream_key(text: &str) -> Result<Vec<(String, String)>, LokiError> 
     Ok(out)
 }
 
-/// Whether `name` is a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
-pub fn is_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+pub use pharos_proto::names::is_label_name;
 
 /// A label name made valid: characters outside `[a-zA-Z0-9_]` become `_`, a leading digit gets a
 /// `_` prefix. Empty stays empty (callers skip it).

@@ -10,6 +10,7 @@
 //! Numbers print like Go's `strconv.FormatFloat(v, 'f', -1, 64)`, durations like
 //! `model.Duration.String()`, strings like `strconv.Quote`, `@` timestamps with three decimals.
 
+use pharos_proto::names::{is_label_name, is_metric_name};
 use std::fmt::{self, Write as _};
 
 use super::ast::*;
@@ -67,24 +68,9 @@ pub fn format_duration(ms: i64) -> String {
     out
 }
 
-/// Whether `s` is a legacy label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
-fn is_legacy_label(s: &str) -> bool {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) if c == '_' || c.is_ascii_alphabetic() => {}
-        _ => return false,
-    }
-    chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
-}
-
 /// Whether a metric name can be written bare (outside braces) and parse back as a selector.
 fn is_bare_metric_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) if c == '_' || c == ':' || c.is_ascii_alphabetic() => {}
-        _ => return false,
-    }
-    if !chars.all(|c| c == '_' || c == ':' || c.is_ascii_alphanumeric()) {
+    if !is_metric_name(s) {
         return false;
     }
     let lower = s.to_ascii_lowercase();
@@ -93,7 +79,7 @@ fn is_bare_metric_name(s: &str) -> bool {
 
 /// A grouping label as Prometheus writes it (quoted unless a legacy label name).
 fn write_label(out: &mut String, l: &str) {
-    if is_legacy_label(l) && !l.eq_ignore_ascii_case("inf") && !l.eq_ignore_ascii_case("nan") {
+    if is_label_name(l) && !l.eq_ignore_ascii_case("inf") && !l.eq_ignore_ascii_case("nan") {
         out.push_str(l);
     } else {
         out.push_str(&go_quote(l));
@@ -121,7 +107,7 @@ fn match_op_str(op: MatchOp) -> &'static str {
 /// `name="value"` with the name quoted when it is not a plain identifier.
 fn matcher_string(m: &LabelMatcher) -> String {
     let mut s = String::new();
-    if is_legacy_label(&m.name) {
+    if is_label_name(&m.name) {
         s.push_str(&m.name);
     } else {
         s.push_str(&go_quote(&m.name));

@@ -16,11 +16,7 @@ use super::time_interval::TimeInterval;
 use super::{AlertmanagerConfig, GlobalConfig, InhibitRule};
 
 /// A label name as Alertmanager's `model.LabelName` validates it: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub(super) fn is_valid_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
+pub(super) use pharos_proto::names::is_label_name as is_valid_label_name;
 
 /// A Prometheus duration, with Alertmanager's message on failure.
 pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
