@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 
 use super::config::Route;
 use super::model::{Alert, Fingerprint, LabelSet};
-use crate::template::go_quote;
+use pharos_query::promql::go_quote;
 
 /// What a flush is about: one aggregation group of one route.
 #[derive(Clone, Debug)]

@@ -2,6 +2,7 @@
 //! `print`, `printf`, `println`, `html`, `js`, `urlquery`), the function table of each dialect, and
 //! the argument conversions functions share.
 
+use pharos_query::promql::go_quote;
 use std::rc::Rc;
 
 use super::exec::Env;
@@ -342,24 +343,6 @@ pub fn query_escape(s: &str) -> String {
     out
 }
 
-/// Go's `%q` of a string: double-quoted with Go escapes.
-pub fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// One `%` directive's flags.
 #[derive(Default)]
 struct Spec {
@@ -467,7 +450,7 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> String {
         },
         ('s', Value::Time(_) | Value::Duration(_)) => format_v(arg),
         ('s', Value::List(..) | Value::Map(..) | Value::Struct(_)) => format_v(arg),
-        ('q', Value::Str(s) | Value::Html(s)) => quote(s),
+        ('q', Value::Str(s) | Value::Html(s)) => go_quote(s),
         ('q', Value::Int(i)) => match char::from_u32(*i as u32) {
             Some(c) => format!("'{c}'"),
             None => bad_verb(verb, arg),

@@ -22,8 +22,8 @@ mod tests;
 
 pub use notification::{AlertData, NotificationData, Templates};
 pub use rule::{QuerySample, RuleTemplateData, check_rule_template, expand_rule_template};
-/// Go's `strconv.Quote` and `url.QueryEscape`, for label sets and URLs printed as Go prints them.
-pub(crate) use functions::{query_escape as go_query_escape, quote as go_quote};
+/// Go's `url.QueryEscape`, for URLs built as Go builds them.
+pub(crate) use functions::query_escape as go_query_escape;
 
 /// A template that does not parse or fails while executing. Displays as Go does:
 /// `template: NAME:LINE:COL: message`.

@@ -17,6 +17,7 @@ mod printer;
 mod value;
 
 pub use engine::{CancelToken, EngineOptions, EvalError, QuerySpec, Queryable, execute};
+pub use lexer::go_quote;
 pub use number::{format_api_float, format_go_float, push_u64, write_api_float};
 pub use parser::{parse, unquote};
 pub use printer::pretty;
