@@ -33,7 +33,9 @@
 //!
 //! Options: `--docs N` (default 10,000,000), `--senders N` (default 2), `--batch-mib N` (default
 //! 4), `--runs N` (default 50), `--settle S` (default 60), `--hold S` (keep Pharos running S
-//! seconds at the end), `--pharos PATH` (default `$CARGO_TARGET_DIR/release/pharos`).
+//! seconds at the end), `--pharos PATH` (default `$CARGO_TARGET_DIR/release/pharos`), `--dump FILE`
+//! (write the first `--docs` documents of the corpus as JSON lines to FILE and exit: for measuring
+//! compressors and schemas offline).
 
 mod servers;
 
@@ -56,6 +58,7 @@ struct Options {
     settle: u64,
     hold: u64,
     pharos: PathBuf,
+    dump: Option<PathBuf>,
 }
 
 fn options() -> Options {
@@ -68,6 +71,7 @@ fn options() -> Options {
         hold: 0,
         pharos: PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
             .join("release/pharos"),
+        dump: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -80,6 +84,7 @@ fn options() -> Options {
             "--settle" => o.settle = value().parse().unwrap(),
             "--hold" => o.hold = value().parse().unwrap(),
             "--pharos" => o.pharos = PathBuf::from(value()),
+            "--dump" => o.dump = Some(PathBuf::from(value())),
             "--bench" => {}
             other => panic!("unknown option {other}"),
         }
@@ -164,12 +169,22 @@ fn document(i: u64, docs: u64, start_ms: i64, out: &mut String) {
         let order = rng.below(10_000_000);
         let customer = rng.zipf_like(100_000);
         let message = match (level, rng.below(6)) {
-            ("error", 0 | 1) => format!("call to {} failed: connection reset by peer after {} ms", rng.pick(SERVICES), rng.below(30_000)),
+            ("error", 0 | 1) => format!(
+                "call to {} failed: connection reset by peer after {} ms",
+                rng.pick(SERVICES),
+                rng.below(30_000)
+            ),
             ("error", _) => format!("order {order} rejected: payment declined for customer {customer}"),
             ("warn", _) => format!("retrying request to {} (attempt {})", rng.pick(SERVICES), 1 + rng.below(5)),
             ("debug", _) => format!("cache lookup for customer {customer} took {} us", rng.below(5_000)),
-            (_, 0) => format!("order {order} placed for customer {customer} total {}.{:02} EUR", rng.below(900), rng.below(100)),
-            (_, 1) => format!("user {customer} logged in from 10.{}.{}.{}", rng.below(4), rng.below(256), rng.below(256)),
+            (_, 0) => format!(
+                "order {order} placed for customer {customer} total {}.{:02} EUR",
+                rng.below(900),
+                rng.below(100)
+            ),
+            (_, 1) => {
+                format!("user {customer} logged in from 10.{}.{}.{}", rng.below(4), rng.below(256), rng.below(256))
+            }
             (_, 2) => format!("shipment {order} handed to carrier {}", rng.pick(&["dhl", "ups", "fedex", "postnl"])),
             _ => format!("request completed in {} ms", rng.below(2_000)),
         };
@@ -245,7 +260,8 @@ async fn ingest(server: &Server, o: &Options, start_ms: i64) -> u64 {
 }
 
 async fn count(client: &reqwest::Client, base: &str) -> u64 {
-    let (status, text) = post_json(client, &format!("{base}/elastic/{INDEX}/_count"), "{}".into(), "application/json").await;
+    let (status, text) =
+        post_json(client, &format!("{base}/elastic/{INDEX}/_count"), "{}".into(), "application/json").await;
     if status != 200 {
         return 0;
     }
@@ -262,14 +278,19 @@ struct Query {
 
 fn queries(start_ms: i64) -> Vec<Query> {
     let end_ms = start_ms + DAY_MS - 1;
-    let newest = r#""size":100,"sort":{"@timestamp":{"order":"desc","unmapped_type":"boolean"},"_doc":{"order":"desc"}}"#;
+    let newest =
+        r#""size":100,"sort":{"@timestamp":{"order":"desc","unmapped_type":"boolean"},"_doc":{"order":"desc"}}"#;
     let has_hits = |v: &serde_json::Value| -> Result<(), String> {
         let hits = v["hits"]["hits"].as_array().map(Vec::len).unwrap_or(0) as u64;
         let total = v["hits"]["total"]["value"].as_u64().unwrap_or(0);
         if total > 0 && hits == total.min(100) { Ok(()) } else { Err(format!("{hits} hits of {total}")) }
     };
     vec![
-        Query { name: "term", body: format!(r#"{{{newest},"query":{{"term":{{"host":"web-07"}}}}}}"#), check: has_hits },
+        Query {
+            name: "term",
+            body: format!(r#"{{{newest},"query":{{"term":{{"host":"web-07"}}}}}}"#),
+            check: has_hits,
+        },
         Query {
             name: "phrase",
             body: format!(r#"{{{newest},"query":{{"match_phrase":{{"message":"connection reset by peer"}}}}}}"#),
@@ -311,9 +332,27 @@ async fn main() {
     let o = options();
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
     let start_ms = (now_ms.div_euclid(DAY_MS) - 1) * DAY_MS;
+    if let Some(path) = &o.dump {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+        let mut line = String::with_capacity(1024);
+        for i in 0..o.docs {
+            line.clear();
+            document(i, o.docs, start_ms, &mut line);
+            line.push('\n');
+            std::io::Write::write_all(&mut out, line.as_bytes()).unwrap();
+        }
+        std::io::Write::flush(&mut out).unwrap();
+        return;
+    }
     let mut server = start_pharos(&o.pharos);
     let pid = server.child.id();
-    println!("# logs_load: {} docs over {} .. +24h, {} senders, {} MiB bulks", o.docs, rfc3339_ms(start_ms), o.senders, o.batch_bytes >> 20);
+    println!(
+        "# logs_load: {} docs over {} .. +24h, {} senders, {} MiB bulks",
+        o.docs,
+        rfc3339_ms(start_ms),
+        o.senders,
+        o.batch_bytes >> 20
+    );
     println!("# pharos: {}", server.command);
 
     let cpu_before = cpu_seconds(pid);
@@ -348,7 +387,12 @@ async fn main() {
     if o.settle > 0 {
         tokio::time::sleep(Duration::from_secs(o.settle)).await;
         let size = dir_size(&logs_dir);
-        println!("disk: {:.1} MB = {:.3} of raw (after {} s of merging)", size as f64 / 1e6, size as f64 / raw as f64, o.settle);
+        println!(
+            "disk: {:.1} MB = {:.3} of raw (after {} s of merging)",
+            size as f64 / 1e6,
+            size as f64 / raw as f64,
+            o.settle
+        );
     }
 
     println!();
