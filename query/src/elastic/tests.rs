@@ -10,7 +10,7 @@ use tantivy::{Index, IndexWriter};
 
 use super::error::EsError;
 use super::{ElasticState, LogSchema, LogSnapshots, Params, PartitionSnapshot};
-use pharos_storage::logs::LogRecord;
+use pharos_storage::logs::{LogDocument, LogRecord};
 
 /// 2024-01-01T00:00:00Z in nanoseconds.
 pub const T0: i64 = 1_704_067_200_000_000_000;
@@ -94,7 +94,7 @@ pub fn build(schema: &LogSchema, docs: &[Doc], partition_span: i64) -> Vec<Parti
         let end = start + partition_span - 1;
         let members: Vec<&Doc> = docs.iter().filter(|d| d.ts >= start && d.ts <= end).collect();
         let index = Index::create_in_ram(schema.schema.clone());
-        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let mut writer: IndexWriter<LogDocument> = index.writer_with_num_threads(1, 15_000_000).unwrap();
         for (n, d) in members.iter().enumerate() {
             writer.add_document(schema.document(&record(d))).unwrap();
             if n + 1 == members.len() / 2 {

@@ -14,7 +14,7 @@ use tower::ServiceExt;
 use super::ast::Expr;
 use super::eval::{self, Direction, Limits, MetricValue, StreamResult};
 use super::parser::parse_query;
-use super::record::LogRecord;
+use super::record::{LogDocument, LogRecord};
 use super::schema::{LogSchema, PartitionSnapshot};
 use super::{LogSnapshots, router};
 
@@ -38,7 +38,7 @@ fn record(labels: &[(&str, &str)], secs: i64, doc: Value) -> LogRecord {
 fn partition(records: &[LogRecord], min_secs: i64, max_secs: i64) -> PartitionSnapshot {
     let schema = LogSchema::new();
     let index = Index::create_in_ram(schema.schema.clone());
-    let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+    let mut writer: IndexWriter<LogDocument> = index.writer_with_num_threads(1, 15_000_000).unwrap();
     // Two commits give two segments, so segment handling is exercised.
     let half = records.len() / 2;
     for (i, r) in records.iter().enumerate() {
@@ -703,7 +703,7 @@ fn perf_large_partition() {
     let n: i64 = std::env::var("PERF_DOCS").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
     let schema = LogSchema::new();
     let index = Index::create_in_ram(schema.schema.clone());
-    let mut writer: IndexWriter = index.writer_with_num_threads(1, 200_000_000).unwrap();
+    let mut writer: IndexWriter<LogDocument> = index.writer_with_num_threads(1, 200_000_000).unwrap();
     let levels = ["info", "error", "warn", "debug"];
     let t_build = std::time::Instant::now();
     for i in 0..n {

@@ -48,6 +48,7 @@
 //! By age (partitions entirely older than now − retention) and by size (oldest first while the
 //! store is over `max_bytes`, never the newest partition), checked every `maintenance_interval`.
 
+mod document;
 mod error;
 mod meta;
 mod partition;
@@ -56,6 +57,7 @@ mod schema;
 mod store;
 mod wal;
 
+pub use document::{LogDocument, LogValue};
 pub use error::LogError;
 pub use record::{LogRecord, validate_index_name};
 pub use schema::{LogSchema, PartitionSnapshot, ResolvedField, first_string, lookup, stream_key};

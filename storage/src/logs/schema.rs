@@ -5,7 +5,7 @@
 //! | field | tantivy type | options | holds |
 //! |---|---|---|---|
 //! | `_index` | str | raw, indexed, fast | the named index |
-//! | `@timestamp` | date (ns precision) | indexed, fast | event time |
+//! | `@timestamp` | date (ns precision) | fast (range queries read the column; no terms) | event time |
 //! | `_stream` | str | raw, indexed, fast | canonical stream labels `{a="b",c="d"}` (Loki stream) |
 //! | `message` | text | default tokenizer with positions | the log line (see below) |
 //! | `severity` | str | raw, indexed, fast | level as written (`ERROR`, `info`, `Warning`…) |
@@ -28,12 +28,13 @@
 //! Kibana add it for exact matches and aggregations).
 
 use serde_json::{Map, Value};
+use tantivy::DateTime;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, Schema, TextFieldIndexing, TextOptions,
-    BytesOptions, INDEXED,
+    BytesOptions, DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, Schema,
+    TextFieldIndexing, TextOptions,
 };
-use tantivy::{DateTime, TantivyDocument};
 
+use super::document::{LogDocument, LogFields};
 use super::record::LogRecord;
 
 /// Keys the derived fields are read from, first present wins.
@@ -82,10 +83,12 @@ impl LogSchema {
         let index = builder.add_text_field("_index", raw_fast.clone());
         let timestamp = builder.add_date_field(
             "@timestamp",
-            DateOptions::from(INDEXED).set_fast().set_precision(DateTimePrecision::Nanoseconds),
+            DateOptions::default().set_fast().set_precision(DateTimePrecision::Nanoseconds),
         );
         let stream = builder.add_text_field("_stream", raw_fast.clone());
-        let text = TextFieldIndexing::default().set_tokenizer("default").set_index_option(IndexRecordOption::WithFreqsAndPositions);
+        let text = TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions);
         let message = builder.add_text_field("message", TextOptions::default().set_indexing_options(text.clone()));
         let severity = builder.add_text_field("severity", raw_fast.clone());
         let service = builder.add_text_field("service", raw_fast);
@@ -141,51 +144,59 @@ impl LogSchema {
     }
 
     /// The tantivy document for a record.
-    pub fn document(&self, record: &LogRecord) -> TantivyDocument {
+    pub fn document(&self, record: &LogRecord) -> LogDocument {
         self.document_owned(record.clone())
     }
 
     /// The tantivy document for a record, consuming it (the store's write path: the parsed
-    /// document's values move into `attributes` instead of being copied).
-    pub fn document_owned(&self, record: LogRecord) -> TantivyDocument {
-        let LogRecord { index, timestamp_nanos, labels, source, doc: fields } = record;
-        let mut doc = TantivyDocument::default();
-        doc.add_text(self.index, &index);
-        doc.add_date(self.timestamp, DateTime::from_timestamp_nanos(timestamp_nanos));
-        doc.add_text(self.stream, stream_key(&labels));
+    /// document is kept as it is and read in place, see [`LogDocument`]).
+    pub fn document_owned(&self, record: LogRecord) -> LogDocument {
+        let LogRecord { index, timestamp_nanos, labels, source, doc } = record;
         // Keys whose values live in fields of their own are not repeated in `attributes`: the
         // message's key, `@timestamp`, and the trace context (unique per document, so a second copy
         // would double the largest term dictionaries).
-        let mut own_keys: [&str; 4] = ["@timestamp", "", "", ""];
-        if let Some((key, message)) = first_string_key(&fields, MESSAGE_KEYS) {
-            doc.add_text(self.message, message);
-            own_keys[1] = key;
+        let mut own_keys: [&'static str; 4] = ["@timestamp", "", "", ""];
+        let message_key = first_string_key(&doc, MESSAGE_KEYS).map(|(top, key, _)| {
+            own_keys[1] = top;
+            key
+        });
+        let trace_id = first_string_key(&doc, TRACE_ID_KEYS).map(|(top, _, id)| {
+            own_keys[2] = top;
+            id.to_ascii_lowercase()
+        });
+        let span_id = first_string_key(&doc, SPAN_ID_KEYS).map(|(top, _, id)| {
+            own_keys[3] = top;
+            id.to_ascii_lowercase()
+        });
+        LogDocument {
+            fields: self.fields(),
+            index,
+            timestamp: DateTime::from_timestamp_nanos(timestamp_nanos),
+            stream: stream_key(&labels),
+            message_key,
+            severity_key: first_string_key(&doc, SEVERITY_KEYS).map(|(_, key, _)| key),
+            service_key: first_string_key(&doc, SERVICE_KEYS).map(|(_, key, _)| key),
+            trace_id,
+            span_id,
+            own_keys,
+            doc,
+            source,
         }
-        if let Some(severity) = first_string(&fields, SEVERITY_KEYS) {
-            doc.add_text(self.severity, severity);
+    }
+
+    fn fields(&self) -> LogFields {
+        LogFields {
+            index: self.index,
+            timestamp: self.timestamp,
+            stream: self.stream,
+            message: self.message,
+            severity: self.severity,
+            service: self.service,
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            attributes: self.attributes,
+            source: self.source,
         }
-        if let Some(service) = first_string(&fields, SERVICE_KEYS) {
-            doc.add_text(self.service, service);
-        }
-        if let Some((key, id)) = first_string_key(&fields, TRACE_ID_KEYS) {
-            doc.add_text(self.trace_id, id.to_ascii_lowercase());
-            own_keys[2] = key;
-        }
-        if let Some((key, id)) = first_string_key(&fields, SPAN_ID_KEYS) {
-            doc.add_text(self.span_id, id.to_ascii_lowercase());
-            own_keys[3] = key;
-        }
-        let own_keys = own_keys.map(str::to_string);
-        let attributes: std::collections::BTreeMap<String, tantivy::schema::OwnedValue> = fields
-            .into_iter()
-            .filter(|(k, _)| !own_keys.contains(k))
-            .map(|(k, v)| (k, tantivy::schema::OwnedValue::from(v)))
-            .collect();
-        if !attributes.is_empty() {
-            doc.add_object(self.attributes, attributes);
-        }
-        doc.add_bytes(self.source, source.as_bytes());
-        doc
     }
 }
 
@@ -226,12 +237,15 @@ pub fn first_string<'a>(doc: &'a Map<String, Value>, keys: &[&str]) -> Option<&'
     keys.iter().find_map(|key| lookup(doc, key).and_then(Value::as_str))
 }
 
-/// Like [`first_string`], with the top-level key it was found under (`""` when it came from a
-/// nested object, which stays in `attributes`).
-fn first_string_key<'a>(doc: &'a Map<String, Value>, keys: &[&'static str]) -> Option<(&'static str, &'a str)> {
+/// Like [`first_string`], returning where it was found: the top-level key (`""` when it came from a
+/// nested object, which stays in `attributes`), the key of `keys` that matched, and the string.
+fn first_string_key<'a>(
+    doc: &'a Map<String, Value>,
+    keys: &[&'static str],
+) -> Option<(&'static str, &'static str, &'a str)> {
     keys.iter().find_map(|key| {
         let value = lookup(doc, key)?.as_str()?;
-        Some((if doc.contains_key(*key) { *key } else { "" }, value))
+        Some((if doc.contains_key(*key) { *key } else { "" }, *key, value))
     })
 }
 
@@ -271,13 +285,8 @@ mod tests {
         let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
         for source in docs {
             let doc: Map<String, Value> = serde_json::from_str(source).unwrap();
-            let record = LogRecord {
-                index: "i".into(),
-                timestamp_nanos: 1,
-                labels: vec![],
-                source: source.to_string(),
-                doc,
-            };
+            let record =
+                LogRecord { index: "i".into(), timestamp_nanos: 1, labels: vec![], source: source.to_string(), doc };
             writer.add_document(schema.document_owned(record)).unwrap();
         }
         writer.commit().unwrap();

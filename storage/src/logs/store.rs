@@ -19,9 +19,10 @@ use std::sync::{Arc, Condvar, Mutex, RwLock, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tantivy::IndexSettings;
 use tantivy::store::{Compressor, ZstdCompressor};
-use tantivy::{IndexSettings, TantivyDocument};
 
+use crate::logs::document::LogDocument;
 use crate::logs::error::LogError;
 use crate::logs::meta::StoreMeta;
 use crate::logs::partition::{Partition, WriterSlot, commit_payload, lock, partition_start};
@@ -502,10 +503,11 @@ impl Inner {
         // Everything that does not depend on the WAL position happens outside the lock.
         let frames = wal::encode_frames(&records)?;
         // Per partition start: (frame number, document, source bytes).
-        type Group = (i64, Vec<(usize, TantivyDocument, usize)>);
+        type Group = (i64, Vec<(usize, LogDocument, usize)>);
         let mut groups: Vec<Group> = Vec::new();
         // Frames cover the records in order, in contiguous ranges.
-        let frame_of = frames.iter().enumerate().flat_map(|(frame_no, frame)| frame.records.clone().map(move |_| frame_no));
+        let frame_of =
+            frames.iter().enumerate().flat_map(|(frame_no, frame)| frame.records.clone().map(move |_| frame_no));
         for (record, frame_no) in records.into_iter().zip(frame_of) {
             let start = partition_start(record.timestamp_nanos, self.span_secs);
             let source_len = record.source.len();
@@ -574,7 +576,7 @@ impl Inner {
 
     /// Hands documents to the partition's writer, opening it (and closing the least recently used
     /// other writer when too many are open).
-    fn index_into(&self, p: &Partition, slot: &mut WriterSlot, docs: Vec<TantivyDocument>) -> Result<(), LogError> {
+    fn index_into(&self, p: &Partition, slot: &mut WriterSlot, docs: Vec<LogDocument>) -> Result<(), LogError> {
         if slot.writer.is_none() {
             self.make_room_for_writer(p.start);
             p.open_writer(slot, self.options.writer_memory_bytes, self.options.indexing_threads)?;
