@@ -13,25 +13,13 @@ use tantivy::DateTime;
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{Document, Field, Value};
 
-/// The schema fields a [`LogDocument`] fills (see `schema.rs` for what each holds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LogFields {
-    pub index: Field,
-    pub timestamp: Field,
-    pub stream: Field,
-    pub message: Field,
-    pub severity: Field,
-    pub service: Field,
-    pub trace_id: Field,
-    pub span_id: Field,
-    pub attributes: Field,
-    pub source: Field,
-}
+use super::schema::LogSchema;
 
 /// One log record ready for tantivy: built by `LogSchema::document`.
 #[derive(Debug, Clone)]
 pub struct LogDocument {
-    pub(crate) fields: LogFields,
+    /// Where each value goes (a clone shares the schema).
+    pub(crate) schema: LogSchema,
     pub(crate) index: String,
     pub(crate) timestamp: DateTime,
     pub(crate) stream: String,
@@ -112,7 +100,7 @@ impl Document for LogDocument {
     type FieldsValuesIter<'a> = LogFieldValues<'a>;
 
     fn iter_fields_and_values(&self) -> Self::FieldsValuesIter<'_> {
-        let f = &self.fields;
+        let f = &self.schema;
         let string = |key: Option<&'static str>| key.and_then(|k| super::schema::lookup(&self.doc, k)?.as_str());
         let has_attributes = self.doc.keys().any(|k| !self.own_keys.contains(&k.as_str()));
         [

@@ -34,7 +34,7 @@ use tantivy::schema::{
     TextFieldIndexing, TextOptions,
 };
 
-use super::document::{LogDocument, LogFields};
+use super::document::LogDocument;
 use super::record::LogRecord;
 
 /// Keys the derived fields are read from, first present wins.
@@ -45,7 +45,7 @@ const TRACE_ID_KEYS: &[&str] = &["trace_id", "traceId", "trace.id"];
 const SPAN_ID_KEYS: &[&str] = &["span_id", "spanId", "span.id"];
 
 /// The log partitions' schema and its fields.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct LogSchema {
     pub schema: Schema,
     pub index: Field,
@@ -169,7 +169,7 @@ impl LogSchema {
             id.to_ascii_lowercase()
         });
         LogDocument {
-            fields: self.fields(),
+            schema: self.clone(),
             index,
             timestamp: DateTime::from_timestamp_nanos(timestamp_nanos),
             stream: stream_key(&labels),
@@ -181,21 +181,6 @@ impl LogSchema {
             own_keys,
             doc,
             source,
-        }
-    }
-
-    fn fields(&self) -> LogFields {
-        LogFields {
-            index: self.index,
-            timestamp: self.timestamp,
-            stream: self.stream,
-            message: self.message,
-            severity: self.severity,
-            service: self.service,
-            trace_id: self.trace_id,
-            span_id: self.span_id,
-            attributes: self.attributes,
-            source: self.source,
         }
     }
 }
