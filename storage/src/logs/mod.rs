@@ -23,7 +23,7 @@
 //! of that partition below the cut is queued or in the writer, none above it is in the writer. A
 //! commit (background thread every `refresh_interval`, or [`LogStore::refresh`]) holds the
 //! partition's writer lock, takes the cut, moves the queue into the writer, fsyncs the WAL up to the
-//! cut, and commits with the payload `{"v":1,"wal_lsn":<cut>}`. Appenders are never blocked by a
+//! cut, and commits with the payload `{"v":2,"wal_lsn":<cut>}`. Appenders are never blocked by a
 //! commit: they keep queueing (up to a byte limit, then they wait for the writer, which is the
 //! backpressure).
 //!
